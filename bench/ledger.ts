@@ -1,0 +1,112 @@
+// npm run bench:ledger — the terminal ledger at chain scale (1,000,000 cards). Bars (SPEC §8):
+// lookup by card and by phone p99 ≤ 0.1 ms, name search p99 ≤ 5 ms, one-sale commit ≤ 2× a bare
+// one-row synchronous=FULL commit, start-up to ready ≤ 1 s, resident memory ≤ 250 MB.
+// The 1M-card ledger is built once into .data/bench/ (about a minute) and reused.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ledger } from '../db/ledger';
+import { priceBasket, validateProgram } from '../engine';
+import { figure, percentile, resourceFile, timeEach } from './stats';
+
+const CARDS = Number(process.env.BENCH_CARDS ?? 1_000_000);
+const dir = join(process.cwd(), '.data', 'bench');
+const db = join(dir, `ledger-${CARDS}.db`);
+const surnames = ['Иванов', 'Петров', 'Смирнов', 'Кузнецов', 'Попов', 'Соколов', 'Лебедев', 'Козлов', 'Новиков', 'Морозов', 'Волков', 'Соловьёв', 'Васильев', 'Зайцев', 'Павлов', 'Семёнов', 'Голубев', 'Виноградов', 'Богданов', 'Воробьёв'];
+const names = ['Александр', 'Мария', 'Дмитрий', 'Анна', 'Сергей', 'Елена', 'Андрей', 'Ольга', 'Алексей', 'Наталья', 'Иван', 'Татьяна', 'Михаил', 'Ирина', 'Николай'];
+const cardNo = (i: number) => `2${String(i).padStart(12, '0')}`;
+const phone = (i: number) => `+79${String(100_000_000 + i).padStart(9, '0')}`;
+
+function build() {
+  if (existsSync(db)) return;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${db}.building`;
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, `${tmp}.key`]) rmSync(f, { force: true });
+  const t0 = Date.now();
+  const ledger = new Ledger({ path: tmp });
+  ledger.sqlite.pragma('synchronous = OFF'); // building the fixture only; the measurements use FULL
+  const now = '2026-01-01T00:00:00.000Z';
+  const batch = ledger.sqlite.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const surname = surnames[i % surnames.length]! + (i % 2 ? 'а' : '');
+      ledger.enroll({ holder: { surname: `${surname}${i % 997}`, firstName: names[(i * 7) % names.length], phone: phone(i), email: `user${i}@example.com` }, cardNumber: cardNo(i), now, consentPd: true });
+    }
+  });
+  for (let i = 0; i < CARDS; i += 20_000) {
+    batch(i, Math.min(CARDS, i + 20_000));
+    if (i % 200_000 === 0) process.stderr.write(`building: ${i} cards, ${Math.round((Date.now() - t0) / 1000)} s\n`);
+  }
+  ledger.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+  ledger.close();
+  renameSync(tmp, db);
+  renameSync(`${tmp}.key`, `${db}.key`);
+  for (const f of [`${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+  process.stderr.write(`built ${CARDS} cards in ${Math.round((Date.now() - t0) / 1000)} s\n`);
+}
+
+/** Start-up and memory are measured in a fresh process: open → ready → a few lookups. */
+function child() {
+  const t0 = process.hrtime.bigint();
+  const ledger = new Ledger({ path: db });
+  const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  for (let i = 0; i < 2000; i++) ledger.findCard({ number: cardNo((i * 7919) % CARDS) });
+  const rss = process.memoryUsage().rss / 1024 / 1024;
+  ledger.close();
+  console.log(JSON.stringify({ startupMs, rss }));
+}
+
+function main() {
+  build();
+  const fresh = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, '--child'], { encoding: 'utf8' });
+  if (fresh.status !== 0) throw new Error(fresh.stderr);
+  const { startupMs, rss } = JSON.parse(fresh.stdout.trim().split('\n').pop()!) as { startupMs: number; rss: number };
+
+  const ledger = new Ledger({ path: db });
+  const N = 20_000;
+  let x = 12345;
+  const rnd = () => (x = (x * 1103515245 + 12345) % 2 ** 31) % CARDS;
+  const byCard = timeEach(N, () => {
+    if (!ledger.findCard({ number: cardNo(rnd()) })) throw new Error('card not found');
+  });
+  const byPhone = timeEach(N, () => {
+    if (!ledger.findCard({ phone: phone(rnd()) })) throw new Error('phone not found');
+  });
+  const queries = ['Иванов1', 'Петрова Мария', 'Смирн', 'Кузнецов99 Дмит', 'Вол Ан', 'Морозова5'];
+  const byName = timeEach(2000, (i) => ledger.searchByName(queries[i % queries.length]!), 200);
+
+  // Commit: one sale (receipt, lines, entries, balance, outbox: one transaction) against a bare
+  // one-row insert, both synchronous=FULL, in the same file and run.
+  ledger.sqlite.exec('CREATE TABLE IF NOT EXISTS bench_bare (id INTEGER PRIMARY KEY, v TEXT)');
+  const bare = ledger.sqlite.prepare('INSERT INTO bench_bare (v) VALUES (?)');
+  const checked = validateProgram(JSON.parse(readFileSync(resourceFile('demo-program.json'), 'utf8')));
+  if (!checked.ok) throw new Error('demo program');
+  const card = ledger.findCard({ number: cardNo(42) })!;
+  const basket = { lines: [{ sku: 'COFFEE-250', name: 'Кофе', category: 'grocery', qty: 2, unitPrice: 45900 }, { sku: 'MILK-1L', name: 'Молоко', category: 'dairy', qty: 1, unitPrice: 8990 }] };
+  const M = 300;
+  const bareMs: number[] = [];
+  const saleMs: number[] = [];
+  for (let i = 0; i < M; i++) {
+    let t = process.hrtime.bigint();
+    bare.run('x');
+    bareMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+    const now = new Date().toISOString();
+    const priced = priceBasket(checked.program, checked.hash, ledger.cardState(card), basket, { now });
+    t = process.hrtime.bigint();
+    ledger.commitSale({ card, priced, now });
+    saleMs.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  ledger.close();
+
+  figure('cards', CARDS, 'cards', 0);
+  figure('lookup_card_p99', percentile(byCard, 99), 'ms', 4);
+  figure('lookup_phone_p99', percentile(byPhone, 99), 'ms', 4);
+  figure('name_search_p99', percentile(byName, 99), 'ms', 3);
+  figure('bare_commit_p50', percentile(bareMs, 50), 'ms', 3);
+  figure('sale_commit_p50', percentile(saleMs, 50), 'ms', 3);
+  figure('commit_ratio', percentile(saleMs, 50) / percentile(bareMs, 50), 'x', 2);
+  figure('startup_ms', startupMs, 'ms', 1);
+  figure('rss_mb', rss, 'MB', 1);
+}
+
+if (process.argv.includes('--child')) child();
+else main();

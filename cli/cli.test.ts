@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+// The real `loyalty` bin in a child process, as a shell user would run it.
+function loyalty(args: string[], stdin?: string) {
+  const r = spawnSync(process.execPath, ['bin/loyalty.js', ...args], { input: stdin ?? '', encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
+}
+
+let dir = '';
+let db = '';
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cli-'));
+  db = join(dir, 'ledger.db');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function receiptCount(): number {
+  const sqlite = new Database(db, { readonly: true });
+  try {
+    return sqlite.prepare('SELECT count(*) FROM receipts').pluck().get() as number;
+  } finally {
+    sqlite.close();
+  }
+}
+
+describe('loyalty CLI', () => {
+  it('initialises a ledger, checks out twice, and verifies', () => {
+    const init = loyalty(['db', 'init', '--db', db]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.json().program.id).toBeTruthy();
+
+    const first = loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
+    expect(first.code, first.stderr).toBe(0);
+    const second = loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.json().receiptNumber).not.toBe(first.json().receiptNumber);
+    expect(second.json().customer.balance).toBeGreaterThan(first.json().customer.balance);
+    expect(receiptCount()).toBe(2);
+
+    const verify = loyalty(['db', 'verify', '--db', db]);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(verify.json()).toMatchObject({ ok: true, receipts: 2 });
+  });
+
+  it('refuses garbage reader data with exit 2 and one clear line', () => {
+    const r = loyalty(['parse-card'], 'garbage');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^loyalty: /);
+    expect(r.stdout).toBe('');
+  });
+
+  it('refuses a malformed basket with exit 2 and writes nothing', () => {
+    const before = receiptCount();
+    for (const basket of ['resources/examples/bad-basket.json', join(dir, 'missing.json')]) {
+      const r = loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', basket]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const notJson = join(dir, 'not-json.json');
+    writeFileSync(notJson, '{ "lines": [');
+    expect(loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', notJson]).code).toBe(2);
+    expect(receiptCount()).toBe(before);
+  });
+
+  it('does not create a ledger for a command that needs an existing one', () => {
+    const missing = join(dir, 'nope', 'ledger.db');
+    const r = loyalty(['checkout', '--db', missing, '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no ledger/);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('refuses an unknown card and unknown flags with exit 2', () => {
+    expect(loyalty(['checkout', '--db', db, '--card', '7789000000993', '--basket', 'resources/examples/basket.json']).code).toBe(2);
+    expect(loyalty(['db', 'verify', '--db', db, '--bogus']).code).toBe(2);
+    expect(loyalty(['frobnicate']).code).toBe(2);
+  });
+});

@@ -1,0 +1,296 @@
+// The terminal core: one object, independent of its host (Electron, the browser host, the CLI,
+// tests). It opens the ledger, loads the active program, owns the card readers and serves the
+// typed API of protocol/api.ts. Screens do everything through `api`.
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ledger, type CardRecord } from '../db/ledger';
+import { priceBasket, type Basket, type PricedBasket, type Program } from '../engine';
+import { identifyCard, maskCardNumber } from '../drivers/parse';
+import { ReaderManager } from '../drivers/manager';
+import type { ReaderConfig, CardReadEvent, ReadErrorEvent } from '../drivers/types';
+import { normalizePhone } from '../protocol/phone';
+import {
+  parseCall,
+  type ApiError,
+  type ApiInput,
+  type ApiMethod,
+  type ApiOutputs,
+  type ApiResult,
+  type CustomerView,
+  type PricedView,
+  type Product,
+  type TerminalApi,
+  type TerminalEvent,
+  type TerminalStatus,
+} from '../protocol/api';
+import { loadActiveProgram, type ActiveProgram } from './program';
+import { seedDemo, demoCatalog } from './demo';
+import { createLogger, type Logger } from './log';
+import { SyncAgent } from '../sync/agent';
+import { SyncStore } from '../sync/store';
+
+export interface TerminalConfig {
+  /** Folder for the ledger, its key, backups and logs. */
+  dataDir: string;
+  dbPath?: string;
+  /** A program file to activate on start (otherwise the ledger's active one, else the demo). */
+  programFile?: string;
+  readers?: ReaderConfig[];
+  hqUrl?: string | null;
+  /** A one-time HQ registration code, used once if the terminal is not registered yet. */
+  hqCode?: string;
+  /** Seed demo cardholders and cards into an empty ledger. */
+  demo?: boolean;
+  clock?: () => Date;
+  logger?: Logger;
+}
+
+/** A refusal the cashier should read; anything else thrown inside the core is a bug. */
+export class UserError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly messageRu: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Terminal {
+  readonly ledger: Ledger;
+  readonly readers: ReaderManager;
+  readonly api: TerminalApi;
+  readonly log: Logger;
+  readonly sync: SyncAgent | null;
+  private program: ActiveProgram | null;
+  private readonly events = new EventEmitter();
+  private readonly clock: () => Date;
+  private readonly catalog: Product[];
+
+  private constructor(config: TerminalConfig) {
+    mkdirSync(config.dataDir, { recursive: true });
+    this.log = config.logger ?? createLogger(config.dataDir);
+    this.clock = config.clock ?? (() => new Date());
+    this.ledger = new Ledger({ path: config.dbPath ?? join(config.dataDir, 'ledger.db') });
+    this.program = loadActiveProgram(this.ledger, config.programFile, this.now());
+    if (config.demo) seedDemo(this.ledger, this.now());
+    this.catalog = demoCatalog();
+    this.readers = new ReaderManager(config.readers ?? [{ type: 'simulated', id: 'sim-1' }]);
+    const dbPath = config.dbPath ?? join(config.dataDir, 'ledger.db');
+    this.sync = config.hqUrl
+      ? new SyncAgent(this.ledger, { hqUrl: config.hqUrl, keyFile: `${dbPath}.sync-key`, clock: this.clock, onStatus: (sync) => this.emit({ type: 'sync', sync }) })
+      : null;
+    this.readers.on('card', (ev: CardReadEvent) => this.onCardRead(ev));
+    this.readers.on('error', (ev: ReadErrorEvent) => this.log.info({ readerId: ev.readerId, code: ev.code }, 'card read refused'));
+    this.readers.on('error', (ev: ReadErrorEvent) => this.emit({ type: 'cardError', readerId: ev.readerId, message: ev.message, messageRu: ev.messageRu ?? ev.message }));
+    this.readers.on('state', () => this.emit({ type: 'readers', readers: this.readers.states() }));
+    this.api = {
+      call: (method, input) => this.call(method, input),
+      subscribe: (listener) => {
+        this.events.on('event', listener);
+        return () => this.events.off('event', listener);
+      },
+    };
+  }
+
+  static async start(config: TerminalConfig): Promise<Terminal> {
+    const terminal = new Terminal(config);
+    await terminal.readers.start();
+    if (terminal.sync) {
+      if (!terminal.sync.registered() && config.hqCode) {
+        await terminal.sync.register(config.hqCode).catch((e: Error) => terminal.log.warn({ err: e.message }, 'HQ registration failed'));
+      }
+      terminal.sync.start();
+    }
+    return terminal;
+  }
+
+  async close() {
+    await this.sync?.stop();
+    await this.readers.stop();
+    this.events.removeAllListeners();
+    this.ledger.close();
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  private emit(event: TerminalEvent) {
+    this.events.emit('event', event);
+  }
+
+  /** Every call is validated here, whatever transport brought it; user errors come back as values. */
+  async call<M extends ApiMethod>(method: M, input: ApiInput<M>): Promise<ApiResult<ApiOutputs[M]>> {
+    const parsed = parseCall(method, input);
+    if (!parsed.ok) return parsed;
+    try {
+      const value = await this.dispatch(parsed.method, parsed.input);
+      return { ok: true, value: value as ApiOutputs[M] };
+    } catch (e) {
+      return { ok: false, error: this.toApiError(e, method) };
+    }
+  }
+
+  private toApiError(e: unknown, method: string): ApiError {
+    if (e instanceof UserError) return { code: e.code, message: e.message, messageRu: e.messageRu };
+    this.log.error({ err: e, method }, 'api call failed');
+    return { code: 'internal', message: 'Something went wrong; nothing was saved. Try again.', messageRu: 'Произошла ошибка; ничего не сохранено. Повторите.' };
+  }
+
+  private async dispatch(method: ApiMethod, input: unknown): Promise<unknown> {
+    switch (method) {
+      case 'status':
+        return this.status();
+      case 'wedgeRead':
+        return this.identifyRaw((input as ApiInput<'wedgeRead'>).text, 'wedge');
+      case 'simulateSwipe': {
+        const { raw, readerId } = input as ApiInput<'simulateSwipe'>;
+        this.readers.simulate(raw, readerId);
+        return { accepted: true };
+      }
+      case 'identify':
+        return this.identifyTyped((input as ApiInput<'identify'>).query);
+      case 'findProducts':
+        return this.findProducts((input as ApiInput<'findProducts'>).query);
+      case 'price': {
+        const { cardId, lines, redeemPoints } = input as ApiInput<'price'>;
+        return toPricedView(this.price(this.cardById(cardId), { lines }, redeemPoints ?? 0));
+      }
+      case 'checkout':
+        return this.checkout(input as ApiInput<'checkout'>);
+    }
+  }
+
+  status(): TerminalStatus {
+    const pending = (this.sync?.store ?? new SyncStore(this.ledger)).stats();
+    return {
+      terminal: { id: this.ledger.terminalId, code: this.ledger.terminalCode, storeId: this.ledger.storeId },
+      program: this.program ? { id: this.program.program.id, version: this.program.program.version, hash: this.program.hash, name: this.program.program.name } : null,
+      readers: this.readers.states(),
+      sync: this.sync?.status() ?? { online: false, hqUrl: null, pendingOperations: pending.pending, oldestPendingAt: pending.oldestPendingAt, lastSuccessAt: null, lastError: null },
+    };
+  }
+
+  private onCardRead(ev: CardReadEvent) {
+    try {
+      const customer = this.customerFor(this.lookupCard(ev.cardNumber, ev.kind === 'contactless' ? ev.cardNumber : undefined));
+      this.emit({ type: 'card', readerId: ev.readerId, customer });
+    } catch (e) {
+      const err = this.toApiError(e, 'card');
+      this.emit({ type: 'cardError', readerId: ev.readerId, message: err.message, messageRu: err.messageRu });
+    }
+  }
+
+  private identifyRaw(text: string, source: 'wedge'): CustomerView {
+    const read = identifyCard(text, { format: 'auto' });
+    if (!read.ok) this.log.info({ readerId: source, code: read.error.code, rawLength: text.length }, 'card read refused');
+    if (!read.ok) throw new UserError(read.error.code, read.error.message, read.error.messageRu ?? read.error.message);
+    const customer = this.customerFor(this.lookupCard(read.value.cardNumber));
+    this.emit({ type: 'card', readerId: source, customer });
+    return customer;
+  }
+
+  private identifyTyped(query: string): CustomerView {
+    const digits = query.replace(/[\s-]/g, '');
+    if (/^\d{12,19}$/.test(digits)) return this.customerFor(this.lookupCard(digits));
+    const phone = normalizePhone(query);
+    if (!phone.ok) throw new UserError('bad_query', 'Enter a card number or a phone number', 'Введите номер карты или телефона');
+    const card = this.ledger.findCard({ phone: phone.e164 });
+    if (!card) throw new UserError('not_found', 'No cardholder with this phone number', 'Клиент с таким телефоном не найден');
+    return this.customerFor(card);
+  }
+
+  private lookupCard(number: string, chipUid?: string): CardRecord {
+    const card = this.ledger.findCard({ number }) ?? (chipUid ? this.ledger.findCard({ chipUid }) : null);
+    if (!card) throw new UserError('unknown_card', `Card ${maskCardNumber(number)} is not registered — offer enrollment`, `Карта ${maskCardNumber(number)} не зарегистрирована — предложите анкету`);
+    if (card.status !== 'active') {
+      throw new UserError('card_inactive', `Card ${maskCardNumber(number)} is ${card.status}: no discounts or points`, `Карта ${maskCardNumber(number)}: статус «${card.status}», скидки и баллы недоступны`);
+    }
+    return card;
+  }
+
+  private cardById(cardId: string | null): CardRecord | null {
+    if (!cardId) return null;
+    const row = this.ledger.sqlite.prepare('SELECT number FROM cards WHERE id = ?').get(cardId) as { number: string } | undefined;
+    if (!row) throw new UserError('unknown_card', 'The card is no longer known — swipe it again', 'Карта не найдена — проведите её ещё раз');
+    return this.lookupCard(row.number);
+  }
+
+  private customerFor(card: CardRecord): CustomerView {
+    const state = this.ledger.cardState(card);
+    const now = this.now();
+    const balance = state.lots.reduce((s, l) => s + l.points, 0);
+    const available = state.lots.filter((l) => l.points > 0 && l.activatesAt <= now && (!l.expiresAt || l.expiresAt > now)).reduce((s, l) => s + l.points, 0);
+    const pending = state.lots.filter((l) => l.points > 0 && l.activatesAt > now).reduce((s, l) => s + l.points, 0);
+    const h = card.holder;
+    const displayName = [h.firstName, h.patronymic].filter(Boolean).join(' ') || (h.surname ? `${String(h.surname).slice(0, 1)}.` : '—');
+    return {
+      cardId: card.cardId,
+      maskedNumber: maskCardNumber(card.number),
+      cardStatus: card.status,
+      displayName,
+      balance,
+      availablePoints: Math.min(available, Math.max(balance, 0)),
+      pendingPoints: pending,
+      purchaseCount: state.purchaseCount,
+      lifetimeSpend: state.lifetimeSpend,
+    };
+  }
+
+  private findProducts(query: string): Product[] {
+    const q = query.trim().toLowerCase();
+    if (!q) return this.catalog.slice(0, 20);
+    return this.catalog.filter((p) => p.barcode === q || p.sku.toLowerCase() === q || p.name.toLowerCase().includes(q)).slice(0, 20);
+  }
+
+  private requireProgram(): ActiveProgram {
+    if (!this.program) throw new UserError('no_program', 'No loyalty program is active on this terminal', 'На терминале нет активной программы лояльности');
+    return this.program;
+  }
+
+  price(card: CardRecord | null, basket: Basket, redeemPoints: number): PricedBasket {
+    const { program, hash } = this.requireProgram();
+    return priceBasket(program as Program, hash, card ? this.ledger.cardState(card) : null, basket, { now: this.now(), redeemPoints });
+  }
+
+  private checkout(input: ApiInput<'checkout'>) {
+    const integrity = this.ledger.integrity;
+    if (integrity.status === 'failed') throw new UserError('ledger_damaged', integrity.message, 'Журнал кассы повреждён: продажи не записываются. Восстановите последнюю резервную копию (см. README).');
+    const card = this.cardById(input.cardId);
+    const priced = this.price(card, { lines: input.lines }, input.redeemPoints ?? 0);
+    const committed = this.ledger.commitSale({ card, priced, now: this.now() });
+    this.sync?.kick();
+    this.emit({ type: 'sync', sync: this.status().sync });
+    return {
+      receiptNumber: committed.receiptNumber,
+      receiptId: committed.receiptId,
+      priced: toPricedView(priced),
+      customer: card ? this.customerFor(this.lookupCard(card.number)) : null,
+    };
+  }
+}
+
+export function toPricedView(p: PricedBasket): PricedView {
+  return {
+    program: p.program,
+    lines: p.lines.map((l) => ({
+      sku: l.sku,
+      name: l.name,
+      category: l.category,
+      qty: l.qty,
+      unitPrice: l.unitPrice,
+      gross: l.gross,
+      discount: l.discount,
+      redeem: l.redeem,
+      net: l.net,
+      pointsEarned: l.pointsEarned,
+      reasons: l.reasons,
+    })),
+    totals: p.totals,
+    maxRedeemPoints: p.redemption.maxPoints,
+    redeemRefused: p.redemption.refusedReason ?? null,
+    reasons: p.reasons,
+  };
+}

@@ -1,0 +1,115 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Ledger } from './ledger';
+import type { PricedBasket } from '../engine';
+
+const dirs: string[] = [];
+function tempDb() {
+  const dir = mkdtempSync(join(tmpdir(), 'ledger-'));
+  dirs.push(dir);
+  return join(dir, 'ledger.db');
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const now = '2026-11-22T10:00:00.000Z';
+
+/** A priced basket as the engine would return it: 1000 ₽, 100 ₽ off, 9 points earned. */
+function priced(overrides: Partial<PricedBasket['totals']> = {}, fromLots: { lotId: string; points: number }[] = []): PricedBasket {
+  const totals = { gross: 100000, discount: 10000, redeemKopecks: 0, toPay: 90000, pointsRedeemed: 0, pointsEarned: 9, ...overrides };
+  return {
+    program: { id: 'demo', version: 1, hash: 'h'.repeat(64) },
+    lines: [{ sku: 'A', name: 'Кофе', category: 'grocery', qty: 1, unitPrice: 100000, gross: 100000, discount: 10000, redeem: totals.redeemKopecks, net: totals.toPay, pointsEarned: totals.pointsEarned, reasons: [] }],
+    totals,
+    redemption: { maxPoints: 0, fromLots },
+    earnLots: totals.pointsEarned ? [{ points: totals.pointsEarned, activatesAt: now, expiresAt: null, reason: { code: 'earn', ru: 'Бонус 1%', en: 'Bonus 1%' } }] : [],
+    reasons: [],
+  } as unknown as PricedBasket;
+}
+
+function enrolled(ledger: Ledger, number = '7789000000019') {
+  return ledger.enroll({ holder: { surname: 'Иванова', firstName: 'Мария', phone: '8 (916) 123-45-67', email: 'maria@example.ru' }, cardNumber: number, now, consentPd: true })!;
+}
+
+describe('ledger', () => {
+  it('commits a sale as receipt + lines + entries + outbox row and keeps the balance equal to the entries', () => {
+    const ledger = new Ledger({ path: tempDb() });
+    const card = enrolled(ledger);
+    const first = ledger.commitSale({ card, priced: priced(), now });
+    expect(first.balance).toBe(9);
+    const lot = ledger.lots(card.cardholderId)[0]!;
+    const second = ledger.commitSale({ card, priced: priced({ redeemKopecks: 500, toPay: 89500, pointsRedeemed: 5, pointsEarned: 8 }, [{ lotId: lot.lotId, points: 5 }]), now });
+    expect(second.balance).toBe(9 - 5 + 8);
+    expect(second.outboxSeq).toBe(3); // 1 is the enrollment, 2 and 3 the sales
+    expect(ledger.lots(card.cardholderId).map((l) => l.points).sort()).toEqual([4, 8]);
+    const report = ledger.verify();
+    expect(report).toMatchObject({ ok: true, receipts: 2, pointEntries: 3 });
+    ledger.close();
+  });
+
+  it('finds a card by number and by phone in any common spelling; names by prefix', () => {
+    const ledger = new Ledger({ path: tempDb() });
+    const card = enrolled(ledger);
+    expect(ledger.findCard({ number: '7789000000019' })?.cardholderId).toBe(card.cardholderId);
+    expect(ledger.findCard({ phone: '+7 916 123 45 67' })?.cardholderId).toBe(card.cardholderId);
+    expect(ledger.findCard({ phone: '9161234567' })?.holder.firstName).toBe('Мария');
+    expect(ledger.findCard({ phone: '9160000000' })).toBeNull();
+    expect(ledger.searchByName('иван')).toEqual([card.cardholderId]);
+    expect(ledger.searchByName('Мария Ив')).toEqual([card.cardholderId]);
+    expect(ledger.searchByName('Петров')).toEqual([]);
+    ledger.close();
+  });
+
+  it('keeps personal data out of the database file', () => {
+    const path = tempDb();
+    const ledger = new Ledger({ path });
+    enrolled(ledger);
+    ledger.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    ledger.close();
+    const bytes = readFileSync(path);
+    for (const secret of ['Иванова', 'Мария', '9161234567', 'maria@example.ru']) {
+      expect(bytes.includes(Buffer.from(secret, 'utf8'))).toBe(false);
+    }
+  });
+
+  it('refuses to rewrite history and reports a tampered chain', () => {
+    const path = tempDb();
+    const ledger = new Ledger({ path });
+    const card = enrolled(ledger);
+    ledger.commitSale({ card, priced: priced(), now });
+    ledger.commitSale({ card, priced: priced(), now });
+    expect(() => ledger.sqlite.prepare('UPDATE point_entries SET points = 1000').run()).toThrow(/append-only/);
+    expect(() => ledger.sqlite.prepare('DELETE FROM receipts').run()).toThrow(/append-only/);
+    expect(() => ledger.sqlite.prepare('DELETE FROM outbox').run()).toThrow(/never deleted/);
+    ledger.close();
+
+    // Someone with the sqlite3 shell drops the trigger and edits an entry.
+    const raw = new Database(path);
+    raw.exec('DROP TRIGGER point_entries_no_update');
+    const victim = raw.prepare('SELECT id FROM point_entries ORDER BY chain_seq LIMIT 1').pluck().get() as string;
+    raw.prepare('UPDATE point_entries SET points = 900 WHERE id = ?').run(victim);
+    raw.close();
+
+    const reopened = new Ledger({ path });
+    const report = reopened.verify();
+    expect(report.ok).toBe(false);
+    expect(report.firstBrokenLink).toMatchObject({ table: 'point_entries', id: victim });
+    reopened.close();
+  });
+
+  it('rolls the whole sale back when any part fails', () => {
+    const ledger = new Ledger({ path: tempDb() });
+    const card = enrolled(ledger);
+    ledger.sqlite.exec("CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+    expect(() => ledger.commitSale({ card, priced: priced(), now })).toThrow(/disk full/);
+    ledger.sqlite.exec('DROP TRIGGER fail_outbox');
+    expect(ledger.verify()).toMatchObject({ ok: true, receipts: 0, pointEntries: 0 });
+    ledger.commitSale({ card, priced: priced(), now });
+    expect(ledger.verify()).toMatchObject({ ok: true, receipts: 1 });
+    ledger.close();
+  });
+});

@@ -1,0 +1,536 @@
+// The terminal's ledger: card lookup, the card state the engine prices against, and the one
+// synchronous transaction that commits a sale (receipt + lines + point entries + outbox row).
+import type Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { GENESIS_HASH, chainHash } from '../protocol/chain';
+import { normalizePhone } from '../protocol/phone';
+import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
+import { openDatabase, type LedgerDb } from './open';
+import { quickCheckInBackground, type IntegrityState } from './integrity';
+import type { CardState, PointLot, PricedBasket } from '../engine';
+
+export interface LedgerOptions {
+  path: string;
+  /** Where the personal-data key lives; defaults to `<db>.key` beside the database. */
+  keyFile?: string;
+  storeId?: string;
+}
+
+export interface Holder {
+  surname?: string;
+  firstName?: string;
+  patronymic?: string;
+  birthDate?: string;
+  sex?: 'male' | 'female';
+  phone?: string;
+  email?: string;
+  socialCategory?: string;
+  [field: string]: unknown;
+}
+
+export interface CardRecord {
+  cardId: string;
+  number: string;
+  chipUid: string | null;
+  status: string;
+  cardholderId: string;
+  holder: Holder;
+  enrolledAt: string;
+}
+
+export interface SaleInput {
+  card: CardRecord | null;
+  priced: PricedBasket;
+  now: string;
+  cashierId?: string | null;
+  shiftId?: string | null;
+}
+
+export interface CommittedSale {
+  receiptId: string;
+  receiptNumber: string;
+  chainSeq: number;
+  balance: number | null;
+  outboxSeq: number;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  integrity: string;
+  receipts: number;
+  pointEntries: number;
+  accounts: number;
+  problems: string[];
+  firstBrokenLink?: { table: string; id: string; chainSeq: number };
+}
+
+type Row = Record<string, unknown>;
+
+export class Ledger {
+  readonly sqlite: Database.Database;
+  readonly orm: LedgerDb;
+  readonly terminalId: string;
+  readonly terminalCode: string;
+  readonly storeId: string;
+  private readonly keys: PiiKeys;
+  /** quick_check's verdict ('checking' while a big file is checked in the background). */
+  integrity: IntegrityState = { status: 'ok' };
+  readonly integrityChecked: Promise<void> = Promise.resolve();
+  private chain: { seq: number; hash: string };
+  private readonly stmts;
+
+  constructor(opts: LedgerOptions) {
+    const { sqlite, orm, integrityDeferred } = openDatabase({ path: opts.path });
+    this.sqlite = sqlite;
+    this.orm = orm;
+    if (integrityDeferred) {
+      this.integrity = { status: 'checking' };
+      this.integrityChecked = quickCheckInBackground(opts.path).then((result) => {
+        this.integrity = result === 'ok' ? { status: 'ok' } : { status: 'failed', message: `The ledger failed its integrity check (${result}). Restore the latest backup (see README).` };
+      });
+    }
+    const keyFile = opts.keyFile ?? (opts.path === ':memory:' ? undefined : `${opts.path}.key`);
+    this.keys = piiKeys(keyFile ? loadOrCreateKeyFile(keyFile) : Buffer.alloc(32, 7));
+    const setting = sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck();
+    const put = sqlite.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING');
+    // A terminal's identity is born with its ledger: ids it mints are prefixed/ordered by it.
+    const id = uuidv7();
+    put.run('terminal_id', id);
+    put.run('terminal_code', id.replace(/-/g, '').slice(-6).toUpperCase());
+    put.run('store_id', opts.storeId ?? 'store-1');
+    this.terminalId = setting.get('terminal_id') as string;
+    this.terminalCode = setting.get('terminal_code') as string;
+    this.storeId = setting.get('store_id') as string;
+    this.stmts = {
+      cardByNumber: sqlite.prepare('SELECT * FROM cards WHERE number = ?'),
+      cardByChip: sqlite.prepare('SELECT * FROM cards WHERE chip_uid = ?'),
+      cardsByHolder: sqlite.prepare('SELECT * FROM cards WHERE cardholder_id = ? ORDER BY issued_at'),
+      holderById: sqlite.prepare('SELECT * FROM cardholders WHERE id = ?'),
+      holderByPhone: sqlite.prepare("SELECT * FROM cardholders WHERE phone_index = ? AND status = 'active'"),
+      entriesByHolder: sqlite.prepare('SELECT * FROM point_entries WHERE cardholder_id = ? ORDER BY chain_seq'),
+      importHolder: sqlite.prepare(
+        `INSERT INTO cardholders (id, enrollment_no, pii, phone_index, consent_pd_at, enrolled_at, store_id, terminal_id, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertSearch: sqlite.prepare('INSERT INTO cardholder_search (tokens, cardholder_id) VALUES (?, ?)'),
+      remoteByHolder: sqlite.prepare('SELECT * FROM remote_entries WHERE cardholder_id = ? ORDER BY hq_seq'),
+      remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
+      balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
+      insertReceipt: sqlite.prepare(
+        `INSERT INTO receipts (id, number, terminal_id, kind, original_receipt_id, card_id, cardholder_id, shift_id, cashier_id, created_at,
+          gross, discount, redeem_kopecks, to_pay, points_earned, points_redeemed, program_id, program_version, program_hash, priced, chain_seq, prev_hash, hash)
+         VALUES (@id, @number, @terminalId, @kind, @originalReceiptId, @cardId, @cardholderId, @shiftId, @cashierId, @createdAt,
+          @gross, @discount, @redeemKopecks, @toPay, @pointsEarned, @pointsRedeemed, @programId, @programVersion, @programHash, @priced, @chainSeq, @prevHash, @hash)`,
+      ),
+      insertLine: sqlite.prepare(
+        `INSERT INTO receipt_lines (receipt_id, line_no, sku, name, category, qty, unit_price, gross, discount, redeem, net, points_earned)
+         VALUES (@receiptId, @lineNo, @sku, @name, @category, @qty, @unitPrice, @gross, @discount, @redeem, @net, @pointsEarned)`,
+      ),
+      insertEntry: sqlite.prepare(
+        `INSERT INTO point_entries (id, terminal_id, cardholder_id, card_id, receipt_id, kind, points, lot_id, activates_at, expires_at, reason, created_at, chain_seq, prev_hash, hash)
+         VALUES (@id, @terminalId, @cardholderId, @cardId, @receiptId, @kind, @points, @lotId, @activatesAt, @expiresAt, @reason, @createdAt, @chainSeq, @prevHash, @hash)`,
+      ),
+      upsertBalance: sqlite.prepare(
+        `INSERT INTO balances (cardholder_id, points, lifetime_spend, purchase_count, last_purchase_at) VALUES (@cardholderId, @points, @spend, @count, @at)
+         ON CONFLICT(cardholder_id) DO UPDATE SET points = points + @points, lifetime_spend = lifetime_spend + @spend,
+           purchase_count = purchase_count + @count, last_purchase_at = coalesce(@at, last_purchase_at)`,
+      ),
+      insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (@seq, @opId, @kind, @payload, @createdAt)'),
+      lastOutboxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
+      counter: sqlite.prepare("INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value").pluck(),
+    };
+    this.chain = this.loadChainHead();
+  }
+
+  close() {
+    this.sqlite.close();
+  }
+
+  /** A per-terminal counter in settings (receipt and enrollment numbers): O(1), inside the caller's transaction. */
+  private nextCounter(key: string): number {
+    return Number(this.stmts.counter.get(key));
+  }
+
+  private loadChainHead(): { seq: number; hash: string } {
+    const head = this.sqlite
+      .prepare(
+        `SELECT chain_seq AS seq, hash FROM (
+           SELECT chain_seq, hash FROM receipts UNION ALL SELECT chain_seq, hash FROM point_entries
+         ) ORDER BY chain_seq DESC LIMIT 1`,
+      )
+      .get() as { seq: number; hash: string } | undefined;
+    return head ?? { seq: 0, hash: GENESIS_HASH };
+  }
+
+  /** Links a row into the terminal's chain; the caller inserts it in the same transaction. */
+  private link<T extends Row>(row: T): T & { chainSeq: number; prevHash: string; hash: string } {
+    const chainSeq = this.chain.seq + 1;
+    const prevHash = this.chain.hash;
+    const hash = chainHash(prevHash, { ...row, chainSeq }, sha256Node);
+    this.chain = { seq: chainSeq, hash };
+    return { ...row, chainSeq, prevHash, hash };
+  }
+
+  // ---- cardholders and cards --------------------------------------------------------------
+
+  enroll(input: { holder: Holder; cardNumber?: string; chipUid?: string; now: string; consentPd: boolean; consentMarketing?: boolean }): CardRecord | null {
+    const phone = input.holder.phone ? normalizePhone(input.holder.phone) : null;
+    if (phone && !phone.ok) throw new Error(phone.error);
+    const holder: Holder = { ...input.holder, ...(phone?.ok ? { phone: phone.e164 } : {}) };
+    const id = uuidv7();
+    const tx = this.sqlite.transaction(() => {
+      const n = this.nextCounter('enrollment_seq');
+      this.sqlite
+        .prepare(
+          `INSERT INTO cardholders (id, enrollment_no, pii, phone_index, consent_pd_at, consent_marketing_at, enrolled_at, store_id, terminal_id, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          id,
+          `${this.terminalCode}-${String(n).padStart(7, '0')}`,
+          this.keys.seal(holder),
+          phone?.ok ? this.keys.blindIndex('phone', phone.e164) : null,
+          input.consentPd ? input.now : null,
+          input.consentMarketing ? input.now : null,
+          input.now,
+          this.storeId,
+          this.terminalId,
+          input.now,
+        );
+      const tokens = nameSearchTokens(this.keys, holder.surname, holder.firstName, holder.patronymic);
+      if (tokens.length) this.sqlite.prepare('INSERT INTO cardholder_search (tokens, cardholder_id) VALUES (?, ?)').run(tokens.join(' '), id);
+      const cardId = input.cardNumber ? this.issueCardRow(id, input.cardNumber, input.chipUid ?? null, input.now) : null;
+      // The holder travels to HQ sealed in the outbox (no personal data in clear in the file).
+      this.appendOutbox('enroll', id, input.now, {
+        cardholderId: id,
+        enrolledAt: input.now,
+        sealedHolder: this.keys.seal(holder).toString('base64'),
+        card: cardId ? { cardId, number: input.cardNumber, chipUid: input.chipUid ?? null } : null,
+      });
+    });
+    tx();
+    return input.cardNumber ? this.findCard({ number: input.cardNumber }) : null;
+  }
+
+  private issueCardRow(cardholderId: string, number: string, chipUid: string | null, now: string, id: string = uuidv7()): string {
+    this.sqlite
+      .prepare('INSERT INTO cards (id, number, chip_uid, status, cardholder_id, issued_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, number, chipUid, 'active', cardholderId, now, now);
+    return id;
+  }
+
+  /** The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction. */
+  private appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
+    const seq = (this.stmts.lastOutboxSeq.get() as number) + 1;
+    this.stmts.insertOutbox.run({ seq, opId, kind, payload: JSON.stringify(payload), createdAt: now });
+    return seq;
+  }
+
+  /** A card HQ knows (provisioning, or enrolled on another terminal): kept as HQ sent it,
+   *  sealed here with this terminal's key. Idempotent; a number already here is left alone. */
+  importCard(c: { cardholderId: string; cardId: string; number: string; chipUid: string | null; status: string; holder: Holder; enrolledAt: string }) {
+    const phone = c.holder.phone ? normalizePhone(String(c.holder.phone)) : null;
+    const holderRow = this.stmts.holderById.get(c.cardholderId);
+    if (!holderRow) {
+      this.stmts.importHolder.run(c.cardholderId, `HQ-${c.cardholderId}`, this.keys.seal(c.holder), phone?.ok ? this.keys.blindIndex('phone', phone.e164) : null, c.enrolledAt, c.enrolledAt, this.storeId, 'hq', c.enrolledAt);
+      const tokens = nameSearchTokens(this.keys, c.holder.surname, c.holder.firstName, c.holder.patronymic);
+      if (tokens.length) this.stmts.insertSearch.run(tokens.join(' '), c.cardholderId);
+    }
+    if (!this.stmts.cardByNumber.get(c.number)) {
+      this.sqlite
+        .prepare('INSERT INTO cards (id, number, chip_uid, status, cardholder_id, issued_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(c.cardId, c.number, c.chipUid, c.status, c.cardholderId, c.enrolledAt, c.enrolledAt);
+    }
+  }
+
+  /** Opens a holder sealed into an outbox payload (for the upload to HQ). */
+  openSealedHolder(b64: string): Holder {
+    return this.keys.open<Holder>(Buffer.from(b64, 'base64'));
+  }
+
+  findCard(query: { number?: string; chipUid?: string; phone?: string }): CardRecord | null {
+    let card: Row | undefined;
+    let holder: Row | undefined;
+    if (query.number) card = this.stmts.cardByNumber.get(query.number) as Row | undefined;
+    else if (query.chipUid) card = this.stmts.cardByChip.get(query.chipUid) as Row | undefined;
+    else if (query.phone) {
+      const phone = normalizePhone(query.phone);
+      if (!phone.ok) return null;
+      holder = this.stmts.holderByPhone.get(this.keys.blindIndex('phone', phone.e164)) as Row | undefined;
+      if (!holder) return null;
+      const cards = this.stmts.cardsByHolder.all(holder.id) as Row[];
+      card = cards.find((c) => c.status === 'active') ?? cards[0];
+    }
+    if (!card) return null;
+    holder ??= this.stmts.holderById.get(card.cardholder_id) as Row;
+    return {
+      cardId: card.id as string,
+      number: card.number as string,
+      chipUid: (card.chip_uid as string | null) ?? null,
+      status: card.status as string,
+      cardholderId: card.cardholder_id as string,
+      holder: holder.pii ? this.keys.open<Holder>(holder.pii as Buffer) : {},
+      enrolledAt: holder.enrolled_at as string,
+    };
+  }
+
+  /** Name search over blind-indexed prefixes: "Иван Пет" finds Иванов Пётр. */
+  searchByName(text: string, limit = 20): string[] {
+    const words = normalizeNameWords(text);
+    if (!words.length) return [];
+    const match = words.map((w) => nameToken(this.keys, w.slice(0, 24))).join(' AND ');
+    return this.sqlite.prepare('SELECT cardholder_id FROM cardholder_search WHERE tokens MATCH ? LIMIT ?').pluck().all(match, limit) as string[];
+  }
+
+  // ---- balances ---------------------------------------------------------------------------
+
+  /** Lots with what is left of them: a lot is a credit entry; draws and restores name its id.
+   *  The terminal's own entries and those replicated from HQ (other terminals') both count. */
+  lots(cardholderId: string): PointLot[] {
+    const entries = [...(this.stmts.entriesByHolder.all(cardholderId) as Row[]), ...(this.stmts.remoteByHolder.all(cardholderId) as Row[])];
+    const lots = new Map<string, PointLot>();
+    const asLot = (e: Row): PointLot => ({
+      lotId: e.id as string,
+      points: e.points as number,
+      earnedAt: e.created_at as string,
+      activatesAt: (e.activates_at as string | null) ?? (e.created_at as string),
+      expiresAt: (e.expires_at as string | null) ?? null,
+    });
+    const draws: Row[] = [];
+    for (const e of entries) {
+      if (((e.lot_id as string | null) ?? e.id) === e.id) lots.set(e.id as string, asLot(e));
+      else draws.push(e);
+    }
+    for (const e of draws) {
+      const lot = lots.get(e.lot_id as string);
+      if (lot) lot.points += e.points as number;
+      else lots.set(e.id as string, asLot(e)); // a draw on a lot not known here still counts
+    }
+    return [...lots.values()].filter((l) => l.points !== 0);
+  }
+
+  /** HQ's balance as this terminal knows it: its own entries plus those replicated from HQ. */
+  balance(cardholderId: string): number {
+    const row = this.stmts.balance.get(cardholderId) as Row | undefined;
+    return ((row?.points as number | undefined) ?? 0) + ((this.stmts.remoteSum.get(cardholderId) as number | null) ?? 0);
+  }
+
+  cardState(card: CardRecord): CardState {
+    const b = this.stmts.balance.get(card.cardholderId) as Row | undefined;
+    const h = card.holder;
+    return {
+      lots: this.lots(card.cardholderId),
+      lifetimeSpend: (b?.lifetime_spend as number | undefined) ?? 0,
+      purchaseCount: (b?.purchase_count as number | undefined) ?? 0,
+      firstPurchase: !b || (b.purchase_count as number) === 0,
+      holder: {
+        birthDate: h.birthDate,
+        sex: h.sex,
+        socialCategory: h.socialCategory,
+        enrolledAt: card.enrolledAt,
+        segments: Array.isArray(h.segments) ? (h.segments as string[]) : [],
+      },
+    };
+  }
+
+  // ---- the sale ---------------------------------------------------------------------------
+
+  /** One synchronous transaction: receipt, lines, point entries, balance cache and outbox row —
+   *  or nothing. better-sqlite3 runs it to COMMIT (fsync'd under synchronous=FULL) before returning. */
+  commitSale(input: SaleInput): CommittedSale {
+    if (this.integrity.status === 'failed') throw new Error(this.integrity.message);
+    const chainBefore = this.chain;
+    const run = this.sqlite.transaction((): CommittedSale => {
+      const { priced, card, now } = input;
+      const receiptId = uuidv7();
+      // The chain (and the upload) carry the priced basket's hash; the receipt row keeps it whole.
+      const pricedJson = JSON.stringify(priced);
+      const receiptNumber = `${this.terminalCode}-${this.nextCounter('receipt_seq')}`;
+      const receipt = this.link({
+        id: receiptId,
+        number: receiptNumber,
+        terminalId: this.terminalId,
+        kind: 'sale',
+        originalReceiptId: null,
+        cardId: card?.cardId ?? null,
+        cardholderId: card?.cardholderId ?? null,
+        shiftId: input.shiftId ?? null,
+        cashierId: input.cashierId ?? null,
+        createdAt: now,
+        gross: priced.totals.gross,
+        discount: priced.totals.discount,
+        redeemKopecks: priced.totals.redeemKopecks,
+        toPay: priced.totals.toPay,
+        pointsEarned: card ? priced.totals.pointsEarned : 0,
+        pointsRedeemed: card ? priced.totals.pointsRedeemed : 0,
+        programId: priced.program.id,
+        programVersion: priced.program.version,
+        programHash: priced.program.hash,
+        pricedHash: sha256Node(pricedJson),
+      });
+      this.stmts.insertReceipt.run({ ...receipt, priced: pricedJson });
+      const lines = priced.lines.map((l, i) => ({
+        receiptId,
+        lineNo: i + 1,
+        sku: l.sku,
+        name: l.name,
+        category: l.category,
+        qty: l.qty,
+        unitPrice: l.unitPrice,
+        gross: l.gross,
+        discount: l.discount,
+        redeem: l.redeem,
+        net: l.net,
+        pointsEarned: l.pointsEarned,
+      }));
+      for (const line of lines) this.stmts.insertLine.run(line);
+
+      const entries: Row[] = [];
+      if (card) {
+        const base = { terminalId: this.terminalId, cardholderId: card.cardholderId, cardId: card.cardId, receiptId, createdAt: now };
+        for (const draw of priced.redemption.fromLots) {
+          entries.push(this.link({ ...base, id: uuidv7(), kind: 'redeem', points: -draw.points, lotId: draw.lotId, activatesAt: null, expiresAt: null, reason: `Оплата баллами, чек ${receiptNumber}` }));
+        }
+        for (const lot of priced.earnLots) {
+          const id = uuidv7();
+          entries.push(this.link({ ...base, id, kind: 'earn', points: lot.points, lotId: id, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt, reason: lot.reason.ru }));
+        }
+        for (const e of entries) this.stmts.insertEntry.run(e);
+        const delta = entries.reduce((s, e) => s + (e.points as number), 0);
+        this.stmts.upsertBalance.run({ cardholderId: card.cardholderId, points: delta, spend: priced.totals.toPay + priced.totals.redeemKopecks, count: 1, at: now });
+      }
+
+      const outboxSeq = this.appendOutbox('sale', receiptId, now, { receipt, lines, entries });
+      return { receiptId, receiptNumber, chainSeq: receipt.chainSeq, balance: card ? this.balance(card.cardholderId) : null, outboxSeq };
+    });
+    try {
+      return run();
+    } catch (e) {
+      this.chain = chainBefore; // the rows that would have advanced it were rolled back
+      throw e;
+    }
+  }
+
+  // ---- verification -----------------------------------------------------------------------
+
+  /** Integrity, the balance cache against the sum of entries, and the hash chain link by link. */
+  verify(): VerifyReport {
+    const problems: string[] = [];
+    const integrity = String(this.sqlite.pragma('integrity_check', { simple: true }));
+    if (integrity !== 'ok') problems.push(`integrity_check: ${integrity}`);
+    const fk = this.sqlite.pragma('foreign_key_check') as unknown[];
+    if (fk.length) problems.push(`${fk.length} rows break foreign keys`);
+
+    const mismatched = this.sqlite
+      .prepare(
+        `SELECT h.id AS cardholder_id, coalesce(b.points, 0) AS cached, coalesce(s.total, 0) AS summed
+         FROM cardholders h
+         LEFT JOIN balances b ON b.cardholder_id = h.id
+         LEFT JOIN (SELECT cardholder_id, sum(points) AS total FROM point_entries GROUP BY cardholder_id) s ON s.cardholder_id = h.id
+         WHERE coalesce(b.points, 0) <> coalesce(s.total, 0)`,
+      )
+      .all() as { cardholder_id: string; cached: number; summed: number }[];
+    for (const m of mismatched.slice(0, 20)) problems.push(`balance of ${m.cardholder_id} is ${m.cached} but its entries sum to ${m.summed}`);
+    if (mismatched.length > 20) problems.push(`… and ${mismatched.length - 20} more balance mismatches`);
+
+    const firstBrokenLink = this.verifyChain(problems);
+    const count = (sql: string) => this.sqlite.prepare(sql).pluck().get() as number;
+    return {
+      ok: problems.length === 0,
+      integrity,
+      receipts: count('SELECT count(*) FROM receipts'),
+      pointEntries: count('SELECT count(*) FROM point_entries'),
+      accounts: count('SELECT count(*) FROM balances'),
+      problems,
+      ...(firstBrokenLink ? { firstBrokenLink } : {}),
+    };
+  }
+
+  private verifyChain(problems: string[]): VerifyReport['firstBrokenLink'] {
+    const receipts = this.sqlite.prepare('SELECT * FROM receipts ORDER BY chain_seq').iterate() as IterableIterator<Row>;
+    const entries = this.sqlite.prepare('SELECT * FROM point_entries ORDER BY chain_seq').iterate() as IterableIterator<Row>;
+    const next = (it: IterableIterator<Row>) => {
+      const r = it.next();
+      return r.done ? undefined : r.value;
+    };
+    try {
+      return this.walkChain(receipts, entries, next, problems);
+    } finally {
+      receipts.return?.(); // release the statements even when the walk stops at a broken link
+      entries.return?.();
+    }
+  }
+
+  private walkChain(receipts: IterableIterator<Row>, entries: IterableIterator<Row>, next: (it: IterableIterator<Row>) => Row | undefined, problems: string[]): VerifyReport['firstBrokenLink'] {
+    let r = next(receipts);
+    let e = next(entries);
+    let expectedSeq = 1;
+    let prevHash = GENESIS_HASH;
+    while (r || e) {
+      const takeReceipt = r && (!e || (r.chain_seq as number) < (e.chain_seq as number));
+      const row = (takeReceipt ? r : e) as Row;
+      const table = takeReceipt ? 'receipts' : 'point_entries';
+      const broken = (why: string) => {
+        problems.push(`hash chain broken at ${table} ${row.id as string} (chain_seq ${row.chain_seq as number}): ${why}`);
+        return { table, id: row.id as string, chainSeq: row.chain_seq as number };
+      };
+      if (row.chain_seq !== expectedSeq) return broken(`expected chain_seq ${expectedSeq} — a row before it is missing`);
+      if (row.prev_hash !== prevHash) return broken('prev_hash does not match the row before it');
+      const expected = chainHash(prevHash, takeReceipt ? receiptChainRow(row) : entryChainRow(row), sha256Node);
+      if (row.hash !== expected) return broken('the row was altered after it was written');
+      prevHash = row.hash as string;
+      expectedSeq++;
+      if (takeReceipt) r = next(receipts);
+      else e = next(entries);
+    }
+    return undefined;
+  }
+}
+
+export const sha256Node = (text: string) => createHash('sha256').update(text).digest('hex');
+
+// The chained form of a row is its camelCase insert object; rebuild it from the stored columns.
+function receiptChainRow(r: Row): Row {
+  return {
+    id: r.id,
+    number: r.number,
+    terminalId: r.terminal_id,
+    kind: r.kind,
+    originalReceiptId: r.original_receipt_id,
+    cardId: r.card_id,
+    cardholderId: r.cardholder_id,
+    shiftId: r.shift_id,
+    cashierId: r.cashier_id,
+    createdAt: r.created_at,
+    gross: r.gross,
+    discount: r.discount,
+    redeemKopecks: r.redeem_kopecks,
+    toPay: r.to_pay,
+    pointsEarned: r.points_earned,
+    pointsRedeemed: r.points_redeemed,
+    programId: r.program_id,
+    programVersion: r.program_version,
+    programHash: r.program_hash,
+    pricedHash: sha256Node(r.priced as string),
+    chainSeq: r.chain_seq,
+  };
+}
+
+function entryChainRow(e: Row): Row {
+  return {
+    id: e.id,
+    terminalId: e.terminal_id,
+    cardholderId: e.cardholder_id,
+    cardId: e.card_id,
+    receiptId: e.receipt_id,
+    kind: e.kind,
+    points: e.points,
+    lotId: e.lot_id,
+    activatesAt: e.activates_at,
+    expiresAt: e.expires_at,
+    reason: e.reason,
+    createdAt: e.created_at,
+    chainSeq: e.chain_seq,
+  };
+}

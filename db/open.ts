@@ -1,0 +1,132 @@
+// Opening the ledger: pragmas for durability, a backup before migrations, forward-only migrations,
+// and an integrity check whose failure is a clear message rather than a crash later on.
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as schema from './schema';
+
+export type LedgerDb = BetterSQLite3Database<typeof schema>;
+
+export class LedgerOpenError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'corrupt' | 'migration' | 'io',
+  ) {
+    super(message);
+  }
+}
+
+export function migrationsFolder(): string {
+  // Packaged Electron apps ship the SQL next to the bundle; in development it sits beside this file.
+  const candidates = [
+    process.env.LOYALTY_MIGRATIONS_DIR,
+    join(dirname(fileURLToPath(import.meta.url)), 'migrations'),
+    resolve('db/migrations'),
+  ].filter((p): p is string => !!p);
+  const found = candidates.find((p) => existsSync(join(p, 'meta', '_journal.json')));
+  if (!found) throw new LedgerOpenError('Ledger migrations not found (db/migrations).', 'migration');
+  return found;
+}
+
+export interface OpenOptions {
+  path: string;
+  /** Keep this many pre-migration backups. */
+  keepBackups?: number;
+  readonly?: boolean;
+  /** Files bigger than this are quick_checked in the background after opening. */
+  syncCheckMaxBytes?: number;
+}
+
+export function openDatabase(opts: OpenOptions): { sqlite: Database.Database; orm: LedgerDb; integrityDeferred: boolean } {
+  const isFile = opts.path !== ':memory:';
+  if (isFile) mkdirSync(dirname(resolve(opts.path)), { recursive: true });
+  let sqlite: Database.Database;
+  try {
+    sqlite = new Database(opts.path, { readonly: !!opts.readonly, fileMustExist: !!opts.readonly });
+  } catch (e) {
+    throw new LedgerOpenError(`Cannot open the ledger at ${opts.path}: ${(e as Error).message}`, 'io');
+  }
+  try {
+    if (!opts.readonly) {
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = FULL'); // a committed redemption must survive power loss
+    }
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    // A small file is checked before anything else; a big one in the background (db/integrity.ts).
+    const deferCheck = isFile && statSync(opts.path).size > (opts.syncCheckMaxBytes ?? 64 * 1024 * 1024);
+    const check = deferCheck ? 'ok' : sqlite.pragma('quick_check', { simple: true });
+    if (check !== 'ok') {
+      throw new LedgerOpenError(
+        `The ledger at ${opts.path} failed its integrity check (${String(check)}). Restore the latest backup with \`loyalty db restore --db ${opts.path}\`.`,
+        'corrupt',
+      );
+    }
+    const orm = drizzle(sqlite, { schema });
+    if (!opts.readonly) {
+      const folder = migrationsFolder();
+      if (isFile && hasPendingMigrations(sqlite, folder) && hasTables(sqlite)) backupBeforeMigration(sqlite, opts.path, opts.keepBackups ?? 5);
+      migrate(orm, { migrationsFolder: folder });
+    }
+    return { sqlite, orm, integrityDeferred: deferCheck };
+  } catch (e) {
+    sqlite.close();
+    if (e instanceof LedgerOpenError) throw e;
+    const msg = (e as Error).message;
+    if (/malformed|not a database|corrupt/i.test(msg)) {
+      throw new LedgerOpenError(`The ledger at ${opts.path} is damaged (${msg}). Restore the latest backup.`, 'corrupt');
+    }
+    throw new LedgerOpenError(`Cannot prepare the ledger at ${opts.path}: ${msg}`, 'migration');
+  }
+}
+
+function hasTables(sqlite: Database.Database): boolean {
+  return !!sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='settings'").get();
+}
+
+function hasPendingMigrations(sqlite: Database.Database, folder: string): boolean {
+  const applied = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='__drizzle_migrations'").get()
+    ? (sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n
+    : 0;
+  const total = readdirSync(folder).filter((f) => f.endsWith('.sql')).length;
+  return applied < total;
+}
+
+export function backupDir(dbPath: string): string {
+  return join(dirname(resolve(dbPath)), 'backups');
+}
+
+/** VACUUM INTO gives a consistent, compact copy even while WAL holds uncheckpointed pages. */
+export function backupTo(sqlite: Database.Database, dbPath: string, label: string, keep: number): string {
+  const dir = backupDir(dbPath);
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const file = join(dir, `ledger-${stamp}-${label}.db`);
+  sqlite.prepare('VACUUM INTO ?').run(file);
+  pruneBackups(dir, keep);
+  return file;
+}
+
+function backupBeforeMigration(sqlite: Database.Database, dbPath: string, keep: number) {
+  backupTo(sqlite, dbPath, 'pre-migration', keep);
+}
+
+export function listBackups(dbPath: string): string[] {
+  const dir = backupDir(dbPath);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.db'))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+}
+
+function pruneBackups(dir: string, keep: number) {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.db'))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const f of files.slice(keep)) rmSync(f, { force: true });
+}

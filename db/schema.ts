@@ -1,0 +1,234 @@
+// The terminal's ledger schema (SQLite). Forward-only migrations are generated from this file by
+// drizzle-kit into db/migrations; hand-written SQL (triggers, FTS) lives in custom migrations there.
+//
+// Invariants the schema carries:
+// - receipts, receipt_lines and point_entries are append-only (triggers refuse UPDATE/DELETE);
+// - receipts and point_entries form one hash chain per terminal (chain_seq, prev_hash, hash);
+// - balances is a cache of SUM(point_entries.points) per account, checked by `loyalty db verify`;
+// - personal data lives only encrypted (cardholders.pii) plus keyed blind indexes for lookup.
+import { sqliteTable, text, integer, blob, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
+
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});
+
+export const programs = sqliteTable(
+  'programs',
+  {
+    id: text('id').notNull(),
+    version: integer('version').notNull(),
+    hash: text('hash').notNull(),
+    json: text('json').notNull(),
+    receivedAt: text('received_at').notNull(),
+    active: integer('active', { mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.id, t.version] })],
+);
+
+/** A cardholder is also the points account: every card of a person shares one balance. */
+export const cardholders = sqliteTable(
+  'cardholders',
+  {
+    id: text('id').primaryKey(), // UUIDv7: never collides between terminals enrolling offline
+    enrollmentNo: text('enrollment_no').notNull(), // human-readable, terminal-prefixed
+    pii: blob('pii', { mode: 'buffer' }), // AES-256-GCM sealed JSON of the questionnaire; null once anonymized
+    phoneIndex: text('phone_index'), // HMAC blind index of the E.164 phone
+    clientType: text('client_type').notNull().default('individual'),
+    consentPdAt: text('consent_pd_at'),
+    consentMarketingAt: text('consent_marketing_at'),
+    status: text('status').notNull().default('active'), // active | anonymized | merged
+    mergedInto: text('merged_into'),
+    enrolledAt: text('enrolled_at').notNull(),
+    storeId: text('store_id').notNull(),
+    terminalId: text('terminal_id').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('cardholders_enrollment_no').on(t.enrollmentNo), index('cardholders_phone_index').on(t.phoneIndex)],
+);
+
+export const cards = sqliteTable(
+  'cards',
+  {
+    id: text('id').primaryKey(),
+    number: text('number').notNull(),
+    chipUid: text('chip_uid'),
+    status: text('status').notNull().default('active'), // active | blocked | lost | replaced
+    cardholderId: text('cardholder_id')
+      .notNull()
+      .references(() => cardholders.id),
+    issuedAt: text('issued_at').notNull(),
+    replacedBy: text('replaced_by'),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('cards_number').on(t.number),
+    uniqueIndex('cards_chip_uid').on(t.chipUid),
+    index('cards_cardholder').on(t.cardholderId),
+  ],
+);
+
+export const receipts = sqliteTable(
+  'receipts',
+  {
+    id: text('id').primaryKey(),
+    number: text('number').notNull(), // printed receipt number: <terminal code>-<n>
+    terminalId: text('terminal_id').notNull(),
+    kind: text('kind').notNull(), // sale | return
+    originalReceiptId: text('original_receipt_id'),
+    cardId: text('card_id'),
+    cardholderId: text('cardholder_id'),
+    shiftId: text('shift_id'),
+    cashierId: text('cashier_id'),
+    createdAt: text('created_at').notNull(),
+    gross: integer('gross').notNull(),
+    discount: integer('discount').notNull(),
+    redeemKopecks: integer('redeem_kopecks').notNull(),
+    toPay: integer('to_pay').notNull(),
+    pointsEarned: integer('points_earned').notNull(),
+    pointsRedeemed: integer('points_redeemed').notNull(),
+    programId: text('program_id'),
+    programVersion: integer('program_version'),
+    programHash: text('program_hash'),
+    priced: text('priced').notNull(), // the engine's priced basket / return, JSON
+    chainSeq: integer('chain_seq').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [
+    uniqueIndex('receipts_number').on(t.number),
+    uniqueIndex('receipts_chain_seq').on(t.chainSeq),
+    index('receipts_cardholder').on(t.cardholderId),
+    index('receipts_original').on(t.originalReceiptId),
+  ],
+);
+
+export const receiptLines = sqliteTable(
+  'receipt_lines',
+  {
+    receiptId: text('receipt_id')
+      .notNull()
+      .references(() => receipts.id),
+    lineNo: integer('line_no').notNull(),
+    sku: text('sku').notNull(),
+    name: text('name').notNull(),
+    category: text('category').notNull(),
+    qty: integer('qty').notNull(),
+    unitPrice: integer('unit_price').notNull(),
+    gross: integer('gross').notNull(),
+    discount: integer('discount').notNull(),
+    redeem: integer('redeem').notNull(),
+    net: integer('net').notNull(),
+    pointsEarned: integer('points_earned').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.receiptId, t.lineNo] })],
+);
+
+/** Append-only point movements. A lot is an `earn` (or `welcome`/`adjust` credit) entry; spending
+ *  entries name the lot they draw from, so returns can restore points to their original lot. */
+export const pointEntries = sqliteTable(
+  'point_entries',
+  {
+    id: text('id').primaryKey(),
+    terminalId: text('terminal_id').notNull(),
+    cardholderId: text('cardholder_id').notNull(),
+    cardId: text('card_id'),
+    receiptId: text('receipt_id'),
+    kind: text('kind').notNull(), // earn | redeem | expire | reverse | adjust | transfer | welcome
+    points: integer('points').notNull(), // signed
+    lotId: text('lot_id'), // the lot this entry creates (= id) or draws from
+    activatesAt: text('activates_at'),
+    expiresAt: text('expires_at'),
+    reason: text('reason').notNull(),
+    createdAt: text('created_at').notNull(),
+    chainSeq: integer('chain_seq').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [
+    index('point_entries_cardholder').on(t.cardholderId),
+    index('point_entries_lot').on(t.lotId),
+    index('point_entries_receipt').on(t.receiptId),
+    uniqueIndex('point_entries_chain_seq').on(t.chainSeq),
+  ],
+);
+
+/** Point entries other terminals made, replicated from HQ's feed (pull). With the terminal's own
+ *  entries they give HQ's balance; they are not part of this terminal's hash chain. */
+export const remoteEntries = sqliteTable(
+  'remote_entries',
+  {
+    id: text('id').primaryKey(),
+    hqSeq: integer('hq_seq').notNull(),
+    terminalId: text('terminal_id').notNull(),
+    cardholderId: text('cardholder_id').notNull(),
+    kind: text('kind').notNull(),
+    points: integer('points').notNull(),
+    lotId: text('lot_id'),
+    activatesAt: text('activates_at'),
+    expiresAt: text('expires_at'),
+    createdAt: text('created_at').notNull(),
+  },
+  (t) => [index('remote_entries_cardholder').on(t.cardholderId)],
+);
+
+/** Cache of SUM(point_entries.points) per account, kept in the same transaction as the entries. */
+export const balances = sqliteTable('balances', {
+  cardholderId: text('cardholder_id').primaryKey(),
+  points: integer('points').notNull(),
+  lifetimeSpend: integer('lifetime_spend').notNull().default(0),
+  purchaseCount: integer('purchase_count').notNull().default(0),
+  lastPurchaseAt: text('last_purchase_at'),
+});
+
+/** Transactional outbox: operations numbered per terminal, uploaded to HQ in batches. Rows are
+ *  never deleted. HQ acknowledges in order, so "acknowledged" is seq ≤ sync_state.acked_through;
+ *  acked_at/result are stamped only on operations HQ refused, with its reason. */
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    seq: integer('seq').primaryKey(), // 1, 2, 3 … per terminal, no gaps
+    opId: text('op_id').notNull(),
+    kind: text('kind').notNull(),
+    payload: text('payload').notNull(),
+    createdAt: text('created_at').notNull(),
+    ackedAt: text('acked_at'),
+    result: text('result'),
+  },
+  (t) => [uniqueIndex('outbox_op_id').on(t.opId)],
+);
+
+export const users = sqliteTable('users', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  role: text('role').notNull(), // cashier | admin
+  pinHash: text('pin_hash').notNull(), // scrypt, with its salt and parameters
+  active: integer('active', { mode: 'boolean' }).notNull().default(true),
+  createdAt: text('created_at').notNull(),
+});
+
+export const shifts = sqliteTable('shifts', {
+  id: text('id').primaryKey(),
+  cashierId: text('cashier_id').notNull(),
+  openedAt: text('opened_at').notNull(),
+  closedAt: text('closed_at'),
+});
+
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: text('id').primaryKey(),
+    at: text('at').notNull(),
+    userId: text('user_id'),
+    action: text('action').notNull(),
+    target: text('target'),
+    reason: text('reason'),
+    details: text('details'),
+  },
+  (t) => [index('audit_log_at').on(t.at)],
+);
+
+export const syncState = sqliteTable('sync_state', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+});

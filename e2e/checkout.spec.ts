@@ -1,0 +1,44 @@
+import { test, expect, screenshot } from './fixtures';
+
+const pending = async (page: import('@playwright/test').Page): Promise<number> =>
+  Number(await page.getByTestId('sync-pending').getAttribute('data-count'));
+
+test('simulated swipe → discount shown → confirm → balance updated', async ({ till: page }) => {
+  const waiting = await pending(page);
+  for (const item of ['4600000000031', '4600000000048', 'Молоко']) {
+    await page.getByTestId('product-search').fill(item);
+    await page.getByTestId('product-search').press('Enter');
+  }
+  await expect(page.getByTestId('basket').locator('tbody tr')).toHaveCount(3);
+
+  await page.getByTestId('sim-raw').fill(';7789000000019=2812?');
+  await page.getByTestId('sim-swipe').click();
+  await expect(page.getByTestId('customer-name')).toHaveText('Мария Петровна');
+  await expect(page.getByTestId('card-masked')).toContainText('0019');
+  await expect(page.getByTestId('card-masked')).not.toContainText('7789000000019');
+
+  const discount = page.getByTestId('total-discount');
+  await expect(discount).not.toHaveText('0,00 ₽');
+  await expect(page.getByTestId('reason').first()).toBeVisible();
+  const earned = Number(await page.getByTestId('points-earned').textContent());
+  expect(earned).toBeGreaterThan(0);
+  const before = Number(await page.getByTestId('balance').textContent());
+  await screenshot(page, 'checkout-priced');
+
+  await page.getByTestId('confirm').click();
+  await expect(page.getByTestId('receipt')).toBeVisible();
+  await expect(page.getByTestId('new-balance')).toHaveText(String(before + earned));
+  await screenshot(page, 'checkout-committed');
+
+  // The sale's outbox row is counted as waiting (no HQ is configured in this host).
+  await expect.poll(() => pending(page)).toBe(waiting + 1);
+});
+
+test('typed card number and a bad one', async ({ till: page }) => {
+  await page.getByTestId('card-query').fill('1234');
+  await page.getByTestId('card-query').press('Enter');
+  await expect(page.getByTestId('error')).toBeVisible();
+  await page.getByTestId('card-query').fill('+7 903 111-22-33');
+  await page.getByTestId('card-query').press('Enter');
+  await expect(page.getByTestId('customer-name')).toHaveText('Алексей Иванович');
+});

@@ -1,0 +1,23 @@
+import { test, expect, screenshot, startBrowserHost, stopBrowserHost } from './fixtures';
+
+test('HQ unreachable: the status bar says offline and counts the sales waiting', async ({ page }) => {
+  // Port 9 (discard) has nobody listening: every sync attempt fails.
+  const host = await startBrowserHost(['--hq', 'http://127.0.0.1:9/']);
+  try {
+    await page.goto(host.url);
+    await expect(page.getByTestId('sync-state')).toContainText('Нет связи с HQ');
+    const before = Number(await page.getByTestId('sync-pending').getAttribute('data-count'));
+    await page.getByTestId('product-search').fill('Молоко');
+    await page.getByTestId('product-search').press('Enter');
+    await page.getByTestId('sim-raw').fill(';7789000000043=2812?');
+    await page.getByTestId('sim-swipe').click();
+    await expect(page.getByTestId('customer-name')).toBeVisible();
+    await page.getByTestId('confirm').click();
+    await expect(page.getByTestId('receipt')).toBeVisible();
+    await expect(page.getByTestId('sync-pending')).toHaveText(`ожидают отправки: ${before + 1}`);
+    await expect(page.getByTestId('sync-oldest')).toBeVisible();
+    await screenshot(page, 'offline-pending');
+  } finally {
+    await stopBrowserHost(host);
+  }
+});

@@ -1,0 +1,83 @@
+// HQ's database: PostgreSQL through drizzle-orm — embedded PGlite in a data directory by default
+// (zero setup), a real server when DATABASE_URL is given. Migrations run at start-up.
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { sql, type SQL } from 'drizzle-orm';
+import pg from 'pg';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Row = Record<string, unknown>;
+
+/** The query surface HQ code uses, the same on PGlite and on PostgreSQL. */
+export interface Query {
+  rows<T = Row>(q: SQL): Promise<T[]>;
+}
+
+export interface HqDb extends Query {
+  readonly kind: 'pglite' | 'postgres';
+  tx<T>(fn: (q: Query) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface HqDbOptions {
+  /** postgres://… — a real server; otherwise embedded PGlite in `dataDir`. */
+  url?: string;
+  dataDir?: string;
+  /** A schema of its own (tests on a shared server); created if missing. */
+  schema?: string;
+}
+
+type Executor = { execute(q: SQL): Promise<unknown> };
+const wrap = (e: Executor): Query => ({
+  async rows<T>(q: SQL) {
+    const r = (await e.execute(q)) as { rows: T[] };
+    return r.rows;
+  },
+});
+
+export async function openHqDb(opts: HqDbOptions): Promise<HqDb> {
+  if (opts.url) {
+    if (opts.schema) {
+      const admin = new pg.Client({ connectionString: opts.url });
+      await admin.connect();
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
+      await admin.end();
+    }
+    const pool = new pg.Pool({ connectionString: opts.url, max: 8, ...(opts.schema ? { options: `-c search_path="${opts.schema}"` } : {}) });
+    await migrate((text) => pool.query(text).then(() => undefined), async (q) => (await pool.query(q)).rows as Row[]);
+    const db = drizzlePg(pool);
+    return {
+      kind: 'postgres',
+      ...wrap(db as unknown as Executor),
+      tx: (fn) => db.transaction((tx) => fn(wrap(tx as unknown as Executor))),
+      close: () => pool.end(),
+    };
+  }
+  const dataDir = opts.dataDir ?? join(process.cwd(), '.data', 'hq');
+  mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir);
+  await migrate((text) => client.exec(text).then(() => undefined), async (q) => (await client.query<Row>(q)).rows);
+  const db = drizzlePglite(client);
+  return {
+    kind: 'pglite',
+    ...wrap(db as unknown as Executor),
+    tx: (fn) => db.transaction((tx) => fn(wrap(tx as unknown as Executor))),
+    close: () => client.close(),
+  };
+}
+
+/** Forward-only SQL migrations from hq/migrations, each applied once, in name order. */
+async function migrate(exec: (text: string) => Promise<void>, query: (text: string) => Promise<Row[]>) {
+  await exec('CREATE TABLE IF NOT EXISTS hq_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+  const done = new Set((await query('SELECT name FROM hq_migrations')).map((r) => r.name as string));
+  const dir = process.env.LOYALTY_HQ_MIGRATIONS_DIR ?? join(dirname(fileURLToPath(import.meta.url)), 'migrations');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+    if (done.has(file)) continue;
+    await exec(`BEGIN;\n${readFileSync(join(dir, file), 'utf8')}\nINSERT INTO hq_migrations (name) VALUES ('${file.replace(/'/g, "''")}');\nCOMMIT;`);
+  }
+}
+
+export { sql };

@@ -1,0 +1,95 @@
+// HQ's HTTP API (Fastify). Bodies may be gzip-compressed; the signature covers the bytes sent.
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { pushRequest, registerRequest } from '../protocol/sync';
+import { HqError, type Caller, type HqService } from './service';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer;
+  }
+}
+
+export interface ServerOptions {
+  logger?: boolean | object;
+  adminToken?: string;
+}
+
+export function buildServer(service: HqService, opts: ServerOptions = {}): FastifyInstance {
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 64 * 1024 * 1024 });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+    req.rawBody = body;
+    try {
+      const text = req.headers['content-encoding'] === 'gzip' ? gunzipSync(body, { maxOutputLength: 256 * 1024 * 1024 }).toString('utf8') : body.toString('utf8');
+      done(null, text.length ? JSON.parse(text) : {});
+    } catch (e) {
+      done(Object.assign(new Error(`unreadable body: ${(e as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const status = err instanceof HqError ? err.status : (err.statusCode ?? 500);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    reply.code(status).send({ error: status >= 500 ? 'internal error' : err.message });
+  });
+
+  const auth = async (req: FastifyRequest): Promise<Caller> =>
+    service.authenticate({
+      terminalId: header(req, 'x-terminal-id'),
+      timestamp: header(req, 'x-timestamp'),
+      nonce: header(req, 'x-nonce'),
+      signature: header(req, 'x-signature'),
+      method: req.method,
+      path: req.url,
+      body: req.rawBody ?? Buffer.alloc(0),
+    });
+
+  app.get('/v1/health', async () => ({ ok: true, db: service.db.kind }));
+
+  app.post('/v1/register', async (req, reply) => {
+    const input = registerRequest.safeParse(req.body);
+    if (!input.success) throw new HqError(400, `register: ${input.error.issues[0]?.path.join('.')} ${input.error.issues[0]?.message}`);
+    reply.code(201);
+    return service.register(input.data);
+  });
+
+  app.post('/v1/push', async (req) => {
+    const caller = await auth(req);
+    const input = pushRequest.safeParse(req.body);
+    if (!input.success) throw new HqError(400, `push: ${input.error.issues[0]?.path.join('.')} ${input.error.issues[0]?.message}`);
+    return service.push(caller, input.data.ops, { pending: input.data.pending, oldestPendingAt: input.data.oldestPendingAt });
+  });
+
+  app.get('/v1/pull', async (req, reply) => {
+    const caller = await auth(req);
+    const q = req.query as { cursor?: string; limit?: string };
+    const cursor = Number(q.cursor ?? 0);
+    const limit = Math.min(Math.max(Number(q.limit ?? 5000), 1), 50_000);
+    if (!Number.isSafeInteger(cursor) || cursor < 0 || !Number.isInteger(limit)) throw new HqError(400, 'cursor and limit must be whole numbers');
+    const page = await service.pull(caller, cursor, limit);
+    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+      reply.header('content-encoding', 'gzip').header('content-type', 'application/json');
+      return reply.send(gzipSync(JSON.stringify(page)));
+    }
+    return page;
+  });
+
+  app.post('/v1/admin/codes', async (req, reply) => {
+    if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
+    const body = req.body as { storeId?: unknown };
+    if (typeof body?.storeId !== 'string' || !body.storeId) throw new HqError(400, 'storeId is required');
+    reply.code(201);
+    return { code: await service.createRegistrationCode(body.storeId) };
+  });
+
+  app.get('/v1/admin/terminals', async (req) => {
+    if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
+    return service.terminalsHealth();
+  });
+
+  return app;
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,76 @@
+// The terminal ↔ HQ protocol. Every request is signed by the terminal's Ed25519 key over
+// method, path, timestamp, nonce and the SHA-256 of the exact body bytes sent; HQ refuses stale
+// timestamps and reused nonces, so a request cannot be altered or replayed.
+import { z } from 'zod';
+
+export const SIGNATURE_MAX_SKEW_MS = 5 * 60_000;
+
+export function signatureBase(method: string, path: string, timestamp: string, nonce: string, bodySha256Hex: string): string {
+  return `loyalty-sync-v1\n${method.toUpperCase()}\n${path}\n${timestamp}\n${nonce}\n${bodySha256Hex}`;
+}
+
+export const registerRequest = z.object({
+  code: z.string().min(6).max(64),
+  terminalId: z.string().min(1).max(64),
+  publicKey: z.string().min(40).max(200), // Ed25519 SPKI, base64
+});
+
+export const outboxOp = z.object({
+  seq: z.number().int().min(1),
+  opId: z.string().min(1).max(64),
+  kind: z.string().min(1).max(32),
+  payload: z.unknown(),
+  createdAt: z.string(),
+});
+export type OutboxOp = z.infer<typeof outboxOp>;
+
+export const pushRequest = z.object({
+  ops: z.array(outboxOp).max(10_000),
+  /** What the terminal still has waiting, for HQ's sync-health view. */
+  pending: z.number().int().min(0).optional(),
+  oldestPendingAt: z.string().nullable().optional(),
+});
+
+export interface OpResult {
+  seq: number;
+  status: 'applied' | 'duplicate' | 'rejected' | 'gap';
+  reason?: string;
+}
+
+export interface PushResponse {
+  /** Every op with seq ≤ this is applied (or rejected as a business result) at HQ, exactly once. */
+  ackedThrough: number;
+  results: OpResult[];
+}
+
+/** A point entry made on another terminal, replicated so every terminal sees HQ's balances. */
+export interface RemoteEntry {
+  hqSeq: number;
+  id: string;
+  terminalId: string;
+  cardholderId: string;
+  kind: string;
+  points: number;
+  lotId: string | null;
+  activatesAt: string | null;
+  expiresAt: string | null;
+  createdAt: string;
+}
+
+export interface PulledCard {
+  hqSeq: number;
+  cardId: string;
+  number: string;
+  chipUid: string | null;
+  status: string;
+  cardholderId: string;
+  holder: Record<string, unknown>;
+  enrolledAt: string;
+}
+
+export interface PullResponse {
+  cursor: number;
+  more: boolean;
+  entries: RemoteEntry[];
+  cards: PulledCard[];
+}

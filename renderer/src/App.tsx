@@ -1,0 +1,310 @@
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useTranslation } from 'react-i18next';
+import type { Reason, TerminalEvent } from '../../protocol/api';
+import { api } from './transport';
+import { useCheckout } from './store';
+import { formatMoney, setLanguage } from './i18n';
+import { useWedgeReader } from './wedge';
+
+function ReasonList({ reasons }: { reasons: Reason[] }) {
+  const { i18n } = useTranslation();
+  if (!reasons.length) return null;
+  return (
+    <ul className="reasons">
+      {reasons.map((r, i) => (
+        <li key={i} data-testid="reason">
+          {i18n.language === 'en' ? r.en : r.ru}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** "3 мин" / "2 h 5 min": how long the oldest operation has waited. */
+function formatAge(ms: number, lang: string): string {
+  const min = Math.max(0, Math.floor(ms / 60_000));
+  const [h, m] = [Math.floor(min / 60), min % 60];
+  const u = lang === 'en' ? { h: 'h', m: 'min' } : { h: 'ч', m: 'мин' };
+  return h ? `${h} ${u.h} ${m} ${u.m}` : `${m} ${u.m}`;
+}
+
+function StatusBar() {
+  const { t, i18n } = useTranslation();
+  const status = useCheckout((s) => s.status);
+  if (!status) return <header className="status-bar" />;
+  const { sync, readers } = status;
+  return (
+    <header className="status-bar" data-testid="status-bar">
+      <span className="brand">{t('title')} {status.terminal.code}</span>
+      <span className="readers">
+        {t('readers')}:{' '}
+        {readers.map((r) => (
+          <span key={r.readerId} className={`reader reader-${r.status}`} data-testid={`reader-${r.readerId}`} title={r.reason ?? ''}>
+            {r.readerId} — {t(`reader_${r.status}`)}
+          </span>
+        ))}
+      </span>
+      <span className={sync.online ? 'online' : 'offline'} data-testid="sync-state" title={sync.lastError ?? ''}>
+        {sync.hqUrl ? (sync.online ? t('online') : t('offline')) : t('noHq')} · <span data-testid="sync-pending" data-count={sync.pendingOperations}>{t('pendingOps', { count: sync.pendingOperations })}</span>
+        {sync.oldestPendingAt && <span data-testid="sync-oldest"> · {t('oldestPending', { age: formatAge(Date.now() - Date.parse(sync.oldestPendingAt), i18n.language) })}</span>}
+      </span>
+      <span className="lang">
+        <button onClick={() => setLanguage('ru')}>RU</button>
+        <button onClick={() => setLanguage('en')}>EN</button>
+      </span>
+    </header>
+  );
+}
+
+function ProductEntry() {
+  const { t } = useTranslation();
+  const addProduct = useCheckout((s) => s.addProduct);
+  const showError = useCheckout((s) => s.showError);
+  const [query, setQuery] = useState('');
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const r = await api.call('findProducts', { query });
+    if (!r.ok) return showError(r.error);
+    const [first] = r.value;
+    if (!first) return showError({ code: 'not_found', message: `No item matches "${query}"`, messageRu: `Товар «${query}» не найден` });
+    await addProduct(first);
+    setQuery('');
+  };
+  return (
+    <form onSubmit={submit} className="product-entry">
+      <input id="product-search" data-testid="product-search" value={query} onChange={(e) => setQuery(e.target.value)} placeholder={t('productSearch')} accessKey="2" />
+      <button type="submit">{t('add')}</button>
+    </form>
+  );
+}
+
+function Basket() {
+  const { t } = useTranslation();
+  const { lines, priced, removeLine } = useCheckout();
+  if (!lines.length) return <p className="empty">{t('emptyBasket')}</p>;
+  return (
+    <table className="basket" data-testid="basket">
+      <thead>
+        <tr>
+          <th />
+          <th>{t('qty')}</th>
+          <th>{t('price')}</th>
+          <th>{t('discount')}</th>
+          <th>{t('sum')}</th>
+          <th />
+        </tr>
+      </thead>
+      <tbody>
+        {lines.map((l, i) => {
+          const p = priced?.lines[i];
+          return (
+            <tr key={l.sku}>
+              <td>
+                {l.name}
+                {p && <ReasonList reasons={p.reasons} />}
+              </td>
+              <td>{l.qty}</td>
+              <td>{formatMoney(l.unitPrice)}</td>
+              <td data-testid="line-discount">{p && p.discount ? `−${formatMoney(p.discount)}` : ''}</td>
+              <td>{p ? formatMoney(p.net) : formatMoney(l.unitPrice * l.qty)}</td>
+              <td>
+                <button onClick={() => removeLine(i)} aria-label={t('removeLine')}>
+                  ×
+                </button>
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function CustomerPanel() {
+  const { t } = useTranslation();
+  const { customer, identify, setCustomer } = useCheckout();
+  const [query, setQuery] = useState('');
+  if (!customer) {
+    return (
+      <section className="customer" data-testid="customer">
+        <p>{t('noCard')}</p>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void identify(query).then(() => setQuery(''));
+          }}
+        >
+          <input id="card-query" data-testid="card-query" value={query} onChange={(e) => setQuery(e.target.value)} placeholder={t('cardOrPhone')} accessKey="3" />
+          <button type="submit">{t('find')}</button>
+        </form>
+      </section>
+    );
+  }
+  return (
+    <section className="customer" data-testid="customer">
+      <h2 data-testid="customer-name">{customer.displayName}</h2>
+      <p className="card-number" data-testid="card-masked">
+        {customer.maskedNumber}
+      </p>
+      <dl>
+        <dt>{t('balance')}</dt>
+        <dd data-testid="balance">{customer.balance}</dd>
+        <dt>{t('available')}</dt>
+        <dd data-testid="available">{customer.availablePoints}</dd>
+        {customer.pendingPoints > 0 && (
+          <>
+            <dt>{t('pending')}</dt>
+            <dd>{customer.pendingPoints}</dd>
+          </>
+        )}
+      </dl>
+      <button onClick={() => setCustomer(null)}>{t('clearCard')}</button>
+    </section>
+  );
+}
+
+function Totals() {
+  const { t } = useTranslation();
+  const { priced, customer, redeemPoints, setRedeem, checkout, busy } = useCheckout();
+  if (!priced) return null;
+  return (
+    <section className="totals" data-testid="totals">
+      <ReasonList reasons={priced.reasons} />
+      <dl>
+        <dt>{t('gross')}</dt>
+        <dd>{formatMoney(priced.totals.gross)}</dd>
+        <dt>{t('discount')}</dt>
+        <dd data-testid="total-discount">{formatMoney(priced.totals.discount)}</dd>
+        {priced.totals.pointsRedeemed > 0 && (
+          <>
+            <dt>{t('pointsRedeemed')}</dt>
+            <dd data-testid="points-redeemed">
+              {priced.totals.pointsRedeemed} (−{formatMoney(priced.totals.redeemKopecks)})
+            </dd>
+          </>
+        )}
+        <dt>{t('pointsEarned')}</dt>
+        <dd data-testid="points-earned">{priced.totals.pointsEarned}</dd>
+        <dt className="to-pay">{t('toPay')}</dt>
+        <dd className="to-pay" data-testid="to-pay">
+          {formatMoney(priced.totals.toPay)}
+        </dd>
+      </dl>
+      {customer && priced.maxRedeemPoints > 0 && (
+        <label className="redeem">
+          {t('redeem')} ({t('redeemMax', { max: priced.maxRedeemPoints })})
+          <input data-testid="redeem" type="number" min={0} max={priced.maxRedeemPoints} value={redeemPoints} onChange={(e) => setRedeem(Number(e.target.value))} accessKey="9" />
+        </label>
+      )}
+      {priced.redeemRefused && <ReasonList reasons={[priced.redeemRefused]} />}
+      <button className="confirm" data-testid="confirm" disabled={busy} onClick={() => checkout()}>
+        {t('confirm')} (F12)
+      </button>
+    </section>
+  );
+}
+
+function ReceiptView() {
+  const { t } = useTranslation();
+  const { receipt, newSale } = useCheckout();
+  if (!receipt) return null;
+  return (
+    <section className="receipt" data-testid="receipt">
+      <h2>
+        {t('receipt')} {receipt.receiptNumber}
+      </h2>
+      <ReasonList reasons={receipt.priced.lines.flatMap((l) => l.reasons).concat(receipt.priced.reasons)} />
+      <p>
+        {t('toPay')}: {formatMoney(receipt.priced.totals.toPay)}
+      </p>
+      {receipt.customer && (
+        <p>
+          {t('newBalance')}: <strong data-testid="new-balance">{receipt.customer.balance}</strong> {t('points')}
+        </p>
+      )}
+      <button onClick={newSale}>{t('newSale')} (Esc)</button>
+    </section>
+  );
+}
+
+function SimulatedReader() {
+  const { t } = useTranslation();
+  const [raw, setRaw] = useState(';7789000000019=2812?');
+  return (
+    <form
+      className="sim-reader"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void api.call('simulateSwipe', { raw });
+      }}
+    >
+      <label>
+        {t('simulateSwipe')}: <input data-testid="sim-raw" value={raw} onChange={(e) => setRaw(e.target.value)} />
+      </label>
+      <button type="submit" data-testid="sim-swipe">
+        {t('swipe')}
+      </button>
+    </form>
+  );
+}
+
+export function App() {
+  const { i18n } = useTranslation();
+  const { error, refreshStatus, setCustomer, showError, checkout, newSale } = useCheckout();
+  const errorRef = useRef<HTMLDivElement>(null);
+  useWedgeReader();
+
+  useEffect(() => {
+    void refreshStatus();
+    const timer = setInterval(() => void refreshStatus(), 5000);
+    const off = api.subscribe((ev: TerminalEvent) => {
+      if (ev.type === 'card') void setCustomer(ev.customer);
+      else if (ev.type === 'cardError') showError({ code: 'card', message: ev.message, messageRu: ev.messageRu });
+      else void refreshStatus();
+    });
+    const keys = (e: KeyboardEvent) => {
+      if (e.key === 'F12' || (e.key === 'Enter' && e.ctrlKey)) {
+        e.preventDefault();
+        void checkout();
+      } else if (e.key === 'Escape') newSale();
+      else if (e.key === 'F2') {
+        e.preventDefault();
+        document.getElementById('product-search')?.focus();
+      } else if (e.key === 'F3') {
+        e.preventDefault();
+        document.getElementById('card-query')?.focus();
+      }
+    };
+    window.addEventListener('keydown', keys);
+    return () => {
+      clearInterval(timer);
+      off();
+      window.removeEventListener('keydown', keys);
+    };
+  }, [refreshStatus, setCustomer, showError, checkout, newSale]);
+
+  return (
+    <div className="app">
+      <StatusBar />
+      {error && (
+        <div className="error" role="alert" data-testid="error" ref={errorRef} onClick={() => showError(null)}>
+          {i18n.language === 'en' ? error.message : error.messageRu}
+        </div>
+      )}
+      <main>
+        <div className="left">
+          <ProductEntry />
+          <Basket />
+        </div>
+        <div className="right">
+          <CustomerPanel />
+          <Totals />
+          <ReceiptView />
+        </div>
+      </main>
+      <footer>
+        <SimulatedReader />
+      </footer>
+    </div>
+  );
+}

@@ -1,0 +1,151 @@
+// The terminal's sync loop: push the outbox in batches until HQ has acknowledged everything,
+// then pull HQ's feed until the cursor is current. Offline, it backs off with jitter and tries
+// again; every step is resumable from the database, so a crash at any point loses nothing and
+// repeats nothing at HQ (HQ applies each operation once, keyed by (terminal, seq)).
+import type { Ledger } from '../db/ledger';
+import type { SyncStatus } from '../protocol/api';
+import { HqClient, SyncHttpError } from './client';
+import { loadOrCreateTerminalKey } from './keys';
+import { SyncStore } from './store';
+
+export interface SyncAgentOptions {
+  hqUrl: string;
+  /** Private key file (default `<ledger>.sync-key`). */
+  keyFile: string;
+  clock?: () => Date;
+  random?: () => number;
+  /** Pause between rounds when everything is in sync. */
+  idleMs?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  timeoutMs?: number;
+  onStatus?: (status: SyncStatus) => void;
+}
+
+export class SyncAgent {
+  readonly store: SyncStore;
+  private readonly client: HqClient;
+  private readonly clock: () => Date;
+  private readonly random: () => number;
+  private batch = 200;
+  private failures = 0;
+  private online = false;
+  private lastSuccessAt: string | null = null;
+  private lastError: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = true;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly opts: SyncAgentOptions,
+  ) {
+    this.store = new SyncStore(ledger);
+    this.clock = opts.clock ?? (() => new Date());
+    this.random = opts.random ?? Math.random;
+    this.client = new HqClient(opts.hqUrl, ledger.terminalId, loadOrCreateTerminalKey(opts.keyFile), opts.timeoutMs ?? 15_000);
+  }
+
+  registered(): boolean {
+    return this.store.get('hq_store_id') !== null;
+  }
+
+  async register(code: string) {
+    const r = await this.client.register(code);
+    this.store.put('hq_store_id', r.storeId);
+    this.store.put('hq_url', this.opts.hqUrl);
+    return r;
+  }
+
+  status(): SyncStatus {
+    const s = this.store.stats();
+    return { online: this.online, hqUrl: this.opts.hqUrl, pendingOperations: s.pending, oldestPendingAt: s.oldestPendingAt, lastSuccessAt: this.lastSuccessAt, lastError: this.lastError };
+  }
+
+  /** One full round: push everything, then pull everything. Throws when HQ cannot be reached. */
+  async syncOnce(): Promise<{ pushed: number; pulled: number }> {
+    if (!this.registered()) throw new SyncHttpError(null, 'this terminal is not registered with HQ: run `loyalty sync --register CODE`');
+    let pushed = 0;
+    let pulled = 0;
+    try {
+      for (;;) {
+        const ops = this.store.pending(this.batch);
+        if (!ops.length) break;
+        const stats = this.store.stats();
+        const response = await this.client.push(ops, stats.pending, stats.oldestPendingAt);
+        const acked = this.store.acknowledge(ops, response, this.clock().toISOString());
+        pushed += acked;
+        this.batch = Math.min(this.batch * 2, 5000); // it went through: send more at once
+        if (response.ackedThrough < ops[0]!.seq) throw new SyncHttpError(409, `HQ expects operation ${response.ackedThrough + 1}, the outbox starts at ${ops[0]!.seq}`);
+      }
+      for (;;) {
+        const page = await this.client.pull(this.store.cursor(), 5000);
+        this.store.applyPull(page);
+        pulled += page.entries.length + page.cards.length;
+        if (!page.more) break;
+      }
+      this.succeeded();
+      return { pushed, pulled };
+    } catch (e) {
+      this.failed(e);
+      throw e;
+    }
+  }
+
+  private succeeded() {
+    this.online = true;
+    this.failures = 0;
+    this.lastSuccessAt = this.clock().toISOString();
+    this.lastError = null;
+    this.opts.onStatus?.(this.status());
+  }
+
+  private failed(e: unknown) {
+    this.online = false;
+    this.failures++;
+    this.batch = Math.max(10, Math.floor(this.batch / 2)); // a timeout may be the batch's size
+    this.lastError = (e as Error).message;
+    this.opts.onStatus?.(this.status());
+  }
+
+  /** Exponential backoff with full jitter: random in [min, min·2^failures], capped. */
+  nextDelayMs(): number {
+    const min = this.opts.minBackoffMs ?? 500;
+    if (this.failures === 0) return this.opts.idleMs ?? 2000;
+    const cap = Math.min(this.opts.maxBackoffMs ?? 30_000, min * 2 ** Math.min(this.failures, 16));
+    return Math.round(min + this.random() * (cap - min));
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    const round = () => {
+      this.running = this.syncOnce()
+        .then(() => undefined, () => undefined)
+        .finally(() => {
+          this.running = null;
+          if (!this.stopped) this.timer = setTimeout(round, this.nextDelayMs());
+        });
+    };
+    round();
+  }
+
+  /** Sync now (e.g. right after a sale), without waiting for the timer. */
+  kick() {
+    if (this.stopped || this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.stopped && !this.running) {
+        this.stopped = true;
+        this.start();
+      }
+    }, 0);
+  }
+
+  async stop() {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

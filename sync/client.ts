@@ -1,0 +1,74 @@
+// HTTP to HQ: every request signed (protocol/sync.ts), bodies gzip-compressed, a hard timeout.
+import { createHash, randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { signatureBase, type PullResponse, type PushResponse } from '../protocol/sync';
+import type { PendingOp } from './store';
+
+class RawJson {
+  constructor(readonly text: string) {}
+}
+import type { TerminalKey } from './keys';
+
+export class SyncHttpError extends Error {
+  constructor(
+    readonly status: number | null,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class HqClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly terminalId: string,
+    private readonly key: TerminalKey,
+    private readonly timeoutMs = 15_000,
+  ) {}
+
+  async register(code: string): Promise<{ terminalId: string; storeId: string }> {
+    return this.request('POST', '/v1/register', { code, terminalId: this.terminalId, publicKey: this.key.publicKey }, false);
+  }
+
+  /** The body is assembled from the stored payload texts: no parse and re-serialise of each. */
+  push(ops: PendingOp[], pending: number, oldestPendingAt: string | null): Promise<PushResponse> {
+    const s = JSON.stringify;
+    const body = `{"pending":${pending},"oldestPendingAt":${s(oldestPendingAt)},"ops":[${ops
+      .map((o) => `{"seq":${o.seq},"opId":${s(o.opId)},"kind":${s(o.kind)},"createdAt":${s(o.createdAt)},"payload":${o.payloadJson}}`)
+      .join(',')}]}`;
+    return this.request('POST', '/v1/push', new RawJson(body));
+  }
+
+  pull(cursor: number, limit: number): Promise<PullResponse> {
+    return this.request('GET', `/v1/pull?cursor=${cursor}&limit=${limit}`);
+  }
+
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signed = true): Promise<T> {
+    const json = body === undefined ? Buffer.alloc(0) : Buffer.from(body instanceof RawJson ? body.text : JSON.stringify(body));
+    const payload = json.length > 1024 ? gzipSync(json, { level: 1 }) : json;
+    const headers: Record<string, string> = { 'accept-encoding': 'gzip' };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      if (payload !== json) headers['content-encoding'] = 'gzip';
+    }
+    if (signed) {
+      const timestamp = new Date().toISOString();
+      const nonce = randomBytes(18).toString('base64url');
+      const digest = createHash('sha256').update(payload).digest('hex');
+      Object.assign(headers, { 'x-terminal-id': this.terminalId, 'x-timestamp': timestamp, 'x-nonce': nonce, 'x-signature': this.key.sign(signatureBase(method, path, timestamp, nonce, digest)) });
+    }
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: body === undefined ? undefined : payload, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (e) {
+      throw new SyncHttpError(null, `HQ unreachable: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
+    }
+    const text = await res.text().catch(() => '');
+    if (!res.ok) throw new SyncHttpError(res.status, `HQ answered ${res.status}: ${text.slice(0, 200)}`);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new SyncHttpError(res.status, 'HQ answered with unreadable JSON');
+    }
+  }
+}

@@ -1,0 +1,93 @@
+// The terminal's side of sync, all in the ledger's SQLite: the outbox (what to push), the
+// acknowledgements, the pull cursor, and HQ's feed applied in one transaction per page.
+// Everything needed to resume after a crash is in the database.
+import type { Ledger } from '../db/ledger';
+import type { PullResponse, PushResponse } from '../protocol/sync';
+
+/** An outbox row on its way to HQ; the payload stays the JSON text it was committed as. */
+export interface PendingOp {
+  seq: number;
+  opId: string;
+  kind: string;
+  createdAt: string;
+  payloadJson: string;
+}
+
+export class SyncStore {
+  private readonly stmts;
+
+  constructor(private readonly ledger: Ledger) {
+    const db = ledger.sqlite;
+    this.stmts = {
+      pending: db.prepare('SELECT seq, op_id, kind, payload, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
+      last: db.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
+      createdAt: db.prepare('SELECT created_at FROM outbox WHERE seq = ?').pluck(),
+      ackResult: db.prepare('UPDATE outbox SET acked_at = ?, result = ? WHERE seq = ?'),
+      get: db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck(),
+      put: db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      remote: db.prepare(
+        `INSERT INTO remote_entries (id, hq_seq, terminal_id, cardholder_id, kind, points, lot_id, activates_at, expires_at, created_at)
+         VALUES (@id, @hqSeq, @terminalId, @cardholderId, @kind, @points, @lotId, @activatesAt, @expiresAt, @createdAt) ON CONFLICT(id) DO NOTHING`,
+      ),
+    };
+  }
+
+  get(key: string): string | null {
+    return (this.stmts.get.get(key) as string | undefined) ?? null;
+  }
+
+  put(key: string, value: string) {
+    this.stmts.put.run(key, value);
+  }
+
+  /** The oldest unacknowledged operations, in order, ready to send (payloads as stored JSON). */
+  pending(limit: number): PendingOp[] {
+    return (this.stmts.pending.all(this.ackedThrough(), limit) as { seq: number; op_id: string; kind: string; payload: string; created_at: string }[]).map((r) => {
+      let payloadJson = r.payload;
+      if (r.kind === 'enroll') {
+        const { sealedHolder, ...rest } = JSON.parse(r.payload) as { sealedHolder?: string };
+        if (sealedHolder) payloadJson = JSON.stringify({ ...rest, holder: this.ledger.openSealedHolder(sealedHolder) });
+      }
+      return { seq: r.seq, opId: r.op_id, kind: r.kind, createdAt: r.created_at, payloadJson };
+    });
+  }
+
+  /**
+   * HQ's acknowledged mark. Operations are numbered without gaps and acknowledged in order, so
+   * "acknowledged" is seq ≤ this mark (one settings row, not a rewrite of every outbox row).
+   */
+  ackedThrough(): number {
+    return Number(this.get('acked_through') ?? 0);
+  }
+
+  stats(): { pending: number; oldestPendingAt: string | null } {
+    const acked = this.ackedThrough();
+    const pending = (this.stmts.last.get() as number) - acked;
+    return { pending, oldestPendingAt: pending > 0 ? ((this.stmts.createdAt.get(acked + 1) as string | undefined) ?? null) : null };
+  }
+
+  /** Moves the mark to what HQ acknowledged; a refused operation keeps HQ's reason on its row. */
+  acknowledge(sent: PendingOp[], response: PushResponse, now: string): number {
+    const before = this.ackedThrough();
+    const through = Math.min(response.ackedThrough, sent.at(-1)?.seq ?? before);
+    if (through <= before) return 0;
+    this.ledger.sqlite.transaction(() => {
+      this.put('acked_through', String(through));
+      for (const r of response.results) if (r.status === 'rejected' && r.seq > before && r.seq <= through) this.stmts.ackResult.run(now, JSON.stringify(r), r.seq);
+    })();
+    return through - before;
+  }
+
+  cursor(): number {
+    return Number(this.get('hq_cursor') ?? 0);
+  }
+
+  /** One page of HQ's feed and the cursor after it, together or not at all. */
+  applyPull(page: PullResponse) {
+    this.ledger.sqlite.transaction(() => {
+      for (const c of page.cards) this.ledger.importCard({ ...c, holder: c.holder as never });
+      for (const e of page.entries) this.stmts.remote.run(e);
+      this.put('hq_cursor', String(page.cursor));
+    })();
+  }
+}
