@@ -55,6 +55,20 @@ describe('loyalty CLI', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('parse-card reads track text, a hex MagTek report, an ATR and an APDU response', () => {
+    expect(loyalty(['parse-card'], ';7789000000019=2812?').json()).toMatchObject({ format: 'card', card: { cardNumber: '7789000000019' } });
+    const report = Buffer.alloc(337);
+    const t2 = ';7789000000019=2812?';
+    report[4] = t2.length;
+    report.write(t2, 117, 'latin1');
+    expect(loyalty(['parse-card', '--format', 'hid', '--layout', 'magtek'], report.toString('hex')).json()).toMatchObject({ format: 'hid', layout: 'magtek', card: { cardNumber: '7789000000019' } });
+    expect(loyalty(['parse-card'], '3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00 6A').json()).toMatchObject({ format: 'atr', atr: { protocols: [0, 1] } });
+    expect(loyalty(['parse-card', '--format', 'apdu'], '6C 12').json()).toMatchObject({ format: 'apdu', sw: '6C12', next: 'resend with Le=18' });
+    const bad = loyalty(['parse-card', '--format', 'hid', '--layout', 'idtech'], '02 05 00 01');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^loyalty: The reader sent an unreadable report/);
+  });
+
   it('refuses a malformed basket with exit 2 and writes nothing', () => {
     const before = receiptCount();
     for (const basket of ['resources/examples/bad-basket.json', join(dir, 'missing.json')]) {

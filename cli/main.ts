@@ -8,7 +8,8 @@ import { silentLogger } from '../core/log';
 import { Ledger } from '../db/ledger';
 import { LedgerOpenError } from '../db/open';
 import { priceBasket, validateBasket, validateProgram, type CardState } from '../engine';
-import { identifyCard } from '../drivers/parse';
+import { parseRaw, rawInputFormats, type RawInputFormat } from '../drivers/parse/raw';
+import type { HidLayout } from '../drivers/parse/hid';
 import { syncCommand } from './sync';
 
 export class CliError extends Error {
@@ -23,7 +24,7 @@ export class CliError extends Error {
 const usage = `usage:
   loyalty db init --db PATH [--empty]          create a ledger (with demo cards unless --empty)
   loyalty db verify --db PATH                  integrity, balances = sum of entries, hash chain
-  loyalty parse-card [--format auto|wedge|track|hid|apdu|number] < raw
+  loyalty parse-card [--format auto|wedge|track|number|uid|hid|apdu|atr|tlv] [--layout magtek|idtech|hidpos] < raw
   loyalty price --program FILE --basket FILE [--card-state FILE] [--redeem N] [--now ISO]
   loyalty program check FILE
   loyalty checkout --db PATH --card NUMBER --basket FILE [--redeem POINTS]
@@ -122,11 +123,13 @@ async function dbVerify(argv: string[], out: Out) {
 }
 
 async function parseCard(argv: string[], io: { stdin: () => Promise<string>; out: Out }) {
-  const { values } = args(argv, { format: { type: 'string' } });
-  const format = (values.format ?? 'auto') as Parameters<typeof identifyCard>[1] extends { format?: infer F } | undefined ? F : never;
-  const raw = (await io.stdin()).replace(/\r?\n$/, '');
-  const read = identifyCard(raw, { format });
-  if (!read.ok) throw new CliError(read.error.message);
+  const { values } = args(argv, { format: { type: 'string' }, layout: { type: 'string' } });
+  const format = (values.format ?? 'auto') as RawInputFormat;
+  if (!rawInputFormats.includes(format)) throw new CliError(`--format must be one of ${rawInputFormats.join(', ')}, got "${values.format}"`);
+  const layout = values.layout as HidLayout | undefined;
+  if (layout !== undefined && !['magtek', 'idtech', 'hidpos'].includes(layout)) throw new CliError(`--layout must be magtek, idtech or hidpos, got "${layout}"`);
+  const read = parseRaw((await io.stdin()).replace(/\r?\n$/, ''), format, layout);
+  if (!read.ok) throw new CliError(read.error.detail ? `${read.error.message} (${read.error.detail})` : read.error.message);
   io.out(read.value);
   return 0;
 }

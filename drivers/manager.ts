@@ -2,6 +2,8 @@
 // reports through one sink; the manager re-emits card reads, read errors and state changes.
 // A reader that fails to start is an 'error' state with its reason, never an exception.
 import { EventEmitter } from 'node:events';
+import { HidReader } from './hid';
+import { SerialReader } from './serial';
 import { SimulatedReader } from './simulated';
 import type { CardReadEvent, ReadErrorEvent, Reader, ReaderConfig, ReaderSink, ReaderState } from './types';
 
@@ -10,14 +12,9 @@ type Factory<T extends ReaderConfig['type']> = (config: Extract<ReaderConfig, { 
 /** One factory per reader type; adapters register here. */
 const factories: { [T in ReaderConfig['type']]: Factory<T> } = {
   simulated: (config, sink) => new SimulatedReader(config.id, sink),
-  hid: (config, sink) => unavailable(config, sink, 'HID support is not installed in this build'),
-  serial: (config, sink) => unavailable(config, sink, 'serial support is not installed in this build'),
+  hid: (config, sink) => new HidReader(config, sink),
+  serial: (config, sink) => new SerialReader(config, sink),
 };
-
-function unavailable(config: ReaderConfig, sink: ReaderSink, reason: string): Reader {
-  const state: ReaderState = { readerId: config.id, kind: config.type, status: 'error', reason, since: new Date().toISOString() };
-  return { id: config.id, kind: config.type, start: async () => sink.state(state), stop: async () => {}, state: () => state };
-}
 
 export interface ReaderEvents {
   card: [CardReadEvent];

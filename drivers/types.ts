@@ -30,7 +30,15 @@ export type ReaderState = ReaderStatus;
 
 export type ReaderConfig =
   | { type: 'simulated'; id: string }
-  | { type: 'serial'; id: string; path: string; baudRate?: number; protocol?: 'lines' | 'framed' }
+  | {
+      type: 'serial';
+      id: string;
+      path: string;
+      baudRate?: number;
+      protocol?: 'lines' | 'framed';
+      linePreset?: 'track' | 'rfid' | 'number';
+      linePattern?: string;
+    }
   | { type: 'hid'; id: string; vendorId: number; productId: number; layout: 'magtek' | 'idtech' | 'hidpos' };
 
 /** What every adapter implements; the ReaderManager owns the set. */

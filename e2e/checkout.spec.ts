@@ -1,6 +1,7 @@
+import type { Page } from '@playwright/test';
 import { test, expect, screenshot } from './fixtures';
 
-const pending = async (page: import('@playwright/test').Page): Promise<number> =>
+const pending = async (page: Page): Promise<number> =>
   Number(await page.getByTestId('sync-pending').getAttribute('data-count'));
 
 test('simulated swipe → discount shown → confirm → balance updated', async ({ till: page }) => {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { Terminal } from '../core/terminal';
 import { defaultDataDir } from '../core/config';
 import { startHost } from './server';
+import { loadReadersFile } from '../drivers/config';
 
 const { values } = parseArgs({
   options: {
@@ -13,6 +14,7 @@ const { values } = parseArgs({
     browser: { type: 'boolean', default: false },
     hq: { type: 'string', default: process.env.LOYALTY_HQ_URL },
     'hq-code': { type: 'string', default: process.env.LOYALTY_HQ_CODE },
+    readers: { type: 'string', default: process.env.LOYALTY_READERS },
   },
   strict: false,
 });
@@ -23,7 +25,16 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
+let readers;
+try {
+  readers = typeof values.readers === 'string' && values.readers ? loadReadersFile(values.readers) : undefined;
+} catch (e) {
+  console.error((e as Error).message);
+  process.exit(2);
+}
+
 const terminal = await Terminal.start({
+  readers,
   dataDir: resolve(String(values['data-dir'])),
   programFile: typeof values.program === 'string' ? values.program : undefined,
   demo: true,
