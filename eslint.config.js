@@ -69,4 +69,18 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // The HQ dashboard page runs in a browser too: it reaches HQ only over its HTTP API.
+    files: ['dashboard/**/*.ts', 'dashboard/**/*.tsx'],
+    ignores: ['dashboard/vite.config.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: [...nodeModules, ...nativeAndHost], message: 'The dashboard imports nothing from Node: it reaches HQ over HTTP.' },
+          { group: ['**/db/**', '**/core/**', '**/sync/**', '**/host/**', '**/electron/**', '**/cli/**', '**/hq/**', '**/drivers/**'], message: 'The dashboard reaches HQ only over its HTTP API.' },
+        ],
+      }],
+    },
+  },
 );

@@ -7,41 +7,34 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { join } from 'node:path';
 import { Ledger } from '../db/ledger';
 import { priceBasket, validateProgram } from '../engine';
+import { seedCardNumber, seedLedger, seedPhone } from '../db/seed';
+import { readProgramFile } from '../core/program';
 import { figure, percentile, resourceFile, timeEach } from './stats';
 
 const CARDS = Number(process.env.BENCH_CARDS ?? 1_000_000);
 const dir = join(process.cwd(), '.data', 'bench');
 const db = join(dir, `ledger-${CARDS}.db`);
-const surnames = ['Иванов', 'Петров', 'Смирнов', 'Кузнецов', 'Попов', 'Соколов', 'Лебедев', 'Козлов', 'Новиков', 'Морозов', 'Волков', 'Соловьёв', 'Васильев', 'Зайцев', 'Павлов', 'Семёнов', 'Голубев', 'Виноградов', 'Богданов', 'Воробьёв'];
-const names = ['Александр', 'Мария', 'Дмитрий', 'Анна', 'Сергей', 'Елена', 'Андрей', 'Ольга', 'Алексей', 'Наталья', 'Иван', 'Татьяна', 'Михаил', 'Ирина', 'Николай'];
-const cardNo = (i: number) => `2${String(i).padStart(12, '0')}`;
-const phone = (i: number) => `+79${String(100_000_000 + i).padStart(9, '0')}`;
+const cardNo = seedCardNumber;
+const phone = seedPhone;
 
+/** The fixture is `loyalty seed`'s ledger: 1M cardholders, 2% of them with a year of receipts. */
 function build() {
   if (existsSync(db)) return;
   mkdirSync(dir, { recursive: true });
   const tmp = `${db}.building`;
   for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, `${tmp}.key`]) rmSync(f, { force: true });
   const t0 = Date.now();
-  const ledger = new Ledger({ path: tmp });
-  ledger.sqlite.pragma('synchronous = OFF'); // building the fixture only; the measurements use FULL
-  const now = '2026-01-01T00:00:00.000Z';
-  const batch = ledger.sqlite.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const surname = surnames[i % surnames.length]! + (i % 2 ? 'а' : '');
-      ledger.enroll({ holder: { surname: `${surname}${i % 997}`, firstName: names[(i * 7) % names.length], phone: phone(i), email: `user${i}@example.com` }, cardNumber: cardNo(i), now, consentPd: true });
-    }
+  const report = seedLedger(tmp, {
+    cards: CARDS,
+    activeShare: 0.02,
+    program: readProgramFile(resourceFile('demo-program.json')),
+    now: new Date('2026-11-01T00:00:00Z'),
+    onProgress: (n) => n % 200_000 === 0 && process.stderr.write(`building: ${n} cards, ${Math.round((Date.now() - t0) / 1000)} s\n`),
   });
-  for (let i = 0; i < CARDS; i += 20_000) {
-    batch(i, Math.min(CARDS, i + 20_000));
-    if (i % 200_000 === 0) process.stderr.write(`building: ${i} cards, ${Math.round((Date.now() - t0) / 1000)} s\n`);
-  }
-  ledger.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-  ledger.close();
   renameSync(tmp, db);
   renameSync(`${tmp}.key`, `${db}.key`);
   for (const f of [`${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
-  process.stderr.write(`built ${CARDS} cards in ${Math.round((Date.now() - t0) / 1000)} s\n`);
+  process.stderr.write(`built ${report.cards} cards, ${report.receipts} receipts in ${Math.round((Date.now() - t0) / 1000)} s\n`);
 }
 
 /** Start-up and memory are measured in a fresh process: open → ready → a few lookups. */

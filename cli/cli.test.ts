@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -34,9 +34,9 @@ describe('loyalty CLI', () => {
     expect(init.code, init.stderr).toBe(0);
     expect(init.json().program.id).toBeTruthy();
 
-    const first = loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
+    const first = loyalty(['checkout', '--db', db, '--pin', '1111', '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
     expect(first.code, first.stderr).toBe(0);
-    const second = loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
+    const second = loyalty(['checkout', '--db', db, '--pin', '1111', '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.json().receiptNumber).not.toBe(first.json().receiptNumber);
     expect(second.json().customer.balance).toBeGreaterThan(first.json().customer.balance);
@@ -72,27 +72,61 @@ describe('loyalty CLI', () => {
   it('refuses a malformed basket with exit 2 and writes nothing', () => {
     const before = receiptCount();
     for (const basket of ['resources/examples/bad-basket.json', join(dir, 'missing.json')]) {
-      const r = loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', basket]);
+      const r = loyalty(['checkout', '--db', db, '--pin', '1111', '--card', '7789000000019', '--basket', basket]);
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
     const notJson = join(dir, 'not-json.json');
     writeFileSync(notJson, '{ "lines": [');
-    expect(loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', notJson]).code).toBe(2);
+    expect(loyalty(['checkout', '--db', db, '--pin', '1111', '--card', '7789000000019', '--basket', notJson]).code).toBe(2);
     expect(receiptCount()).toBe(before);
   });
 
   it('does not create a ledger for a command that needs an existing one', () => {
     const missing = join(dir, 'nope', 'ledger.db');
-    const r = loyalty(['checkout', '--db', missing, '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
+    const r = loyalty(['checkout', '--db', missing, '--pin', '1111', '--card', '7789000000019', '--basket', 'resources/examples/basket.json']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no ledger/);
     expect(existsSync(missing)).toBe(false);
   });
 
   it('refuses an unknown card and unknown flags with exit 2', () => {
-    expect(loyalty(['checkout', '--db', db, '--card', '7789000000993', '--basket', 'resources/examples/basket.json']).code).toBe(2);
+    expect(loyalty(['checkout', '--db', db, '--pin', '1111', '--card', '7789000000993', '--basket', 'resources/examples/basket.json']).code).toBe(2);
     expect(loyalty(['db', 'verify', '--db', db, '--bogus']).code).toBe(2);
     expect(loyalty(['frobnicate']).code).toBe(2);
+  });
+
+  it('seeds a realistic ledger, runs the ledger jobs twice (the second writes nothing), backs up and restores after damage', () => {
+    const seeded = join(dir, 'seeded.db');
+    const seed = loyalty(['seed', '--db', seeded, '--cards', '300', '--active-share', '0.5']);
+    expect(seed.code, seed.stderr).toBe(0);
+    expect(seed.json()).toMatchObject({ ok: true, cards: 300 });
+    expect(seed.json().receipts).toBeGreaterThan(150);
+    expect(loyalty(['seed', '--db', seeded, '--cards', '5']).code).toBe(2); // never over an existing ledger
+
+    const later = '2029-01-01T00:00:00.000Z'; // every lot has expired by then
+    const jobs = loyalty(['jobs', 'run', '--db', seeded, '--now', later]);
+    expect(jobs.code, jobs.stderr).toBe(0);
+    expect(jobs.json().expiredLots).toBeGreaterThan(0);
+    expect(loyalty(['jobs', 'run', '--db', seeded, '--now', later]).json()).toMatchObject({ expiredLots: 0, expiredPoints: 0, burnedCardholders: 0 });
+    expect(loyalty(['db', 'verify', '--db', seeded]).json()).toMatchObject({ ok: true });
+
+    const backup = loyalty(['db', 'backup', '--db', seeded]);
+    expect(backup.code, backup.stderr).toBe(0);
+    // Damage the ledger file: overwrite pages in the middle.
+    const sqlite = new Database(seeded);
+    sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    sqlite.close();
+    const fd = openSync(seeded, 'r+');
+    writeSync(fd, Buffer.alloc(64 * 1024, 0x5a), 0, 64 * 1024, 8192);
+    closeSync(fd);
+    const broken = loyalty(['db', 'verify', '--db', seeded]);
+    expect(broken.code).not.toBe(0);
+    expect(broken.stderr).toMatch(/restore/i);
+
+    const restore = loyalty(['db', 'restore', '--db', seeded]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(existsSync(restore.json().damagedKeptAt)).toBe(true);
+    expect(loyalty(['db', 'verify', '--db', seeded]).json()).toMatchObject({ ok: true });
   });
 });

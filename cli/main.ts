@@ -6,7 +6,13 @@ import { parseArgs } from 'node:util';
 import { Terminal } from '../core/terminal';
 import { silentLogger } from '../core/log';
 import { Ledger } from '../db/ledger';
-import { LedgerOpenError } from '../db/open';
+import { LedgerOpenError, backupTo } from '../db/open';
+import { restoreBackup } from '../db/maintenance';
+import { createUser, LedgerRuleError } from '../db/admin';
+import { runLedgerJobs } from '../db/jobs';
+import { seedLedger } from '../db/seed';
+import { loadActiveProgram, readProgramFile } from '../core/program';
+import { resourcePath } from '../core/resources';
 import { priceBasket, validateBasket, validateProgram, type CardState } from '../engine';
 import { parseRaw, rawInputFormats, type RawInputFormat } from '../drivers/parse/raw';
 import type { HidLayout } from '../drivers/parse/hid';
@@ -24,10 +30,15 @@ export class CliError extends Error {
 const usage = `usage:
   loyalty db init --db PATH [--empty]          create a ledger (with demo cards unless --empty)
   loyalty db verify --db PATH                  integrity, balances = sum of entries, hash chain
+  loyalty db backup --db PATH [--keep N]       an online backup into backups/ beside the ledger
+  loyalty db restore --db PATH [--from FILE]   put the newest good backup in place (the damaged file is kept)
+  loyalty jobs run --db PATH [--now ISO]       expire lots and burn inactive balances (safe to repeat)
+  loyalty seed --db PATH --cards N [--active-share 0.2]   a realistic ledger: cardholders, cards, a year of receipts
   loyalty parse-card [--format auto|wedge|track|number|uid|hid|apdu|atr|tlv] [--layout magtek|idtech|hidpos] < raw
   loyalty price --program FILE --basket FILE [--card-state FILE] [--redeem N] [--now ISO]
   loyalty program check FILE
-  loyalty checkout --db PATH --card NUMBER --basket FILE [--redeem POINTS]
+  loyalty checkout --db PATH --pin PIN --card NUMBER --basket FILE [--redeem POINTS]   (opens a shift if none is open)
+  loyalty user add --db PATH --name NAME --role cashier|admin --pin PIN
   loyalty sync --db PATH --hq URL [--register CODE] [--once]   upload the outbox, pull HQ's balances`;
 
 type Out = (value: unknown) => void;
@@ -38,6 +49,17 @@ export async function runCli(argv: string[], io: { stdin: () => Promise<string>;
     case 'db':
       if (sub === 'init') return dbInit(rest, io.out);
       if (sub === 'verify') return dbVerify(rest, io.out);
+      if (sub === 'backup') return dbBackup(rest, io.out);
+      if (sub === 'restore') return dbRestore(rest, io.out);
+      break;
+    case 'jobs':
+      if (sub === 'run') return jobsRun(rest, io.out);
+      break;
+    case 'user':
+      if (sub === 'add') return userAdd(rest, io.out);
+      break;
+    case 'seed':
+      return seed([sub, ...rest].filter((a): a is string => a !== undefined), io.out);
       break;
     case 'parse-card':
       return parseCard([sub, ...rest].filter((a): a is string => a !== undefined), io);
@@ -122,6 +144,84 @@ async function dbVerify(argv: string[], out: Out) {
   }
 }
 
+async function dbBackup(argv: string[], out: Out) {
+  const { values } = args(argv, { db: { type: 'string' }, keep: { type: 'string' } });
+  const db = existingDb(required(values.db, '--db'));
+  const ledger = new Ledger({ path: db });
+  try {
+    out({ ok: true, backup: backupTo(ledger.sqlite, db, 'manual', positiveInt(values.keep ?? '14', '--keep')) });
+    return 0;
+  } finally {
+    ledger.close();
+  }
+}
+
+async function dbRestore(argv: string[], out: Out) {
+  const { values } = args(argv, { db: { type: 'string' }, from: { type: 'string' } });
+  try {
+    const report = restoreBackup(required(values.db, '--db'), values.from);
+    out({ ok: true, ...report, next: 'sales committed after this backup are in the damaged file kept aside, and at HQ if they were uploaded' });
+    return 0;
+  } catch (e) {
+    throw new CliError((e as Error).message, 1);
+  }
+}
+
+async function jobsRun(argv: string[], out: Out) {
+  const { values } = args(argv, { db: { type: 'string' }, now: { type: 'string' } });
+  const now = values.now ?? new Date().toISOString();
+  if (Number.isNaN(Date.parse(now))) throw new CliError(`--now: "${now}" is not an ISO date`);
+  const ledger = new Ledger({ path: existingDb(required(values.db, '--db')) });
+  try {
+    const program = loadActiveProgram(ledger, undefined, now);
+    out({ ok: true, ...runLedgerJobs(ledger, program?.program ?? null, new Date(now).toISOString()) });
+    return 0;
+  } finally {
+    ledger.close();
+  }
+}
+
+async function seed(argv: string[], out: Out) {
+  const { values } = args(argv, { db: { type: 'string' }, cards: { type: 'string' }, 'active-share': { type: 'string' }, program: { type: 'string' } });
+  const db = resolve(required(values.db, '--db'));
+  if (existsSync(db)) throw new CliError(`${values.db} already exists; seed makes a new ledger`);
+  const cards = positiveInt(required(values.cards, '--cards'), '--cards');
+  const activeShare = Number(values['active-share'] ?? '0.2');
+  if (!(activeShare >= 0 && activeShare <= 1)) throw new CliError('--active-share must be between 0 and 1');
+  const t0 = Date.now();
+  const report = seedLedger(db, {
+    cards,
+    activeShare,
+    program: readProgramFile(values.program ?? resourcePath('demo-program.json')),
+    onProgress: (n) => process.stderr.write(`\r${n} / ${cards} cards`),
+  });
+  process.stderr.write('\n');
+  out({ ok: true, db, ...report, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+  return 0;
+}
+
+async function userAdd(argv: string[], out: Out) {
+  const { values } = args(argv, { db: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' }, pin: { type: 'string' } });
+  const role = required(values.role, '--role');
+  if (role !== 'cashier' && role !== 'admin') throw new CliError(`--role must be cashier or admin, not "${role}"`);
+  const ledger = new Ledger({ path: existingDb(required(values.db, '--db')) });
+  try {
+    out({ ok: true, user: createUser(ledger, required(values.name, '--name'), role, required(values.pin, '--pin'), new Date().toISOString()) });
+    return 0;
+  } catch (e) {
+    if (e instanceof LedgerRuleError) throw new CliError(e.message);
+    throw e;
+  } finally {
+    ledger.close();
+  }
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag} must be a whole number above 0, not "${text}"`);
+  return n;
+}
+
 async function parseCard(argv: string[], io: { stdin: () => Promise<string>; out: Out }) {
   const { values } = args(argv, { format: { type: 'string' }, layout: { type: 'string' } });
   const format = (values.format ?? 'auto') as RawInputFormat;
@@ -168,7 +268,8 @@ async function programCheck(argv: string[], out: Out) {
 }
 
 async function checkout(argv: string[], out: Out) {
-  const { values } = args(argv, { db: { type: 'string' }, card: { type: 'string' }, basket: { type: 'string' }, redeem: { type: 'string' } });
+  const { values } = args(argv, { db: { type: 'string' }, pin: { type: 'string' }, card: { type: 'string' }, basket: { type: 'string' }, redeem: { type: 'string' } });
+  const pin = required(values.pin, '--pin');
   const db = existingDb(required(values.db, '--db'));
   const cardNumber = required(values.card, '--card');
   const basket = readBasket(required(values.basket, '--basket'));
@@ -176,6 +277,12 @@ async function checkout(argv: string[], out: Out) {
   if (!Number.isInteger(redeemPoints) || redeemPoints < 0) throw new CliError(`--redeem must be a whole number of points, got "${values.redeem}"`);
   const terminal = await Terminal.start({ dataDir: dirname(db), dbPath: db, readers: [], logger: silentLogger });
   try {
+    const session = await terminal.api.call('login', { pin });
+    if (!session.ok) throw new CliError(session.error.message);
+    if (!session.value.shift) {
+      const opened = await terminal.api.call('openShift', {});
+      if (!opened.ok) throw new CliError(opened.error.message);
+    }
     const customer = await terminal.api.call('identify', { query: cardNumber });
     if (!customer.ok) throw new CliError(customer.error.message);
     const sale = await terminal.api.call('checkout', { cardId: customer.value.cardId, lines: basket.lines, redeemPoints });

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ledger, type CardRecord } from '../db/ledger';
-import { priceBasket, type Basket, type PricedBasket, type Program } from '../engine';
+import { cardTier, priceBasket, type Basket, type PricedBasket, type Program } from '../engine';
 import { identifyCard, maskCardNumber } from '../drivers/parse';
 import { ReaderManager } from '../drivers/manager';
 import type { ReaderConfig, CardReadEvent, ReadErrorEvent } from '../drivers/types';
@@ -29,6 +29,8 @@ import { seedDemo, demoCatalog } from './demo';
 import { createLogger, type Logger } from './log';
 import { SyncAgent } from '../sync/agent';
 import { SyncStore } from '../sync/store';
+import { Maintenance } from '../db/maintenance';
+import { Till, UserError, displayName, toReturnView } from './till';
 
 export interface TerminalConfig {
   /** Folder for the ledger, its key, backups and logs. */
@@ -46,16 +48,7 @@ export interface TerminalConfig {
   logger?: Logger;
 }
 
-/** A refusal the cashier should read; anything else thrown inside the core is a bug. */
-export class UserError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly messageRu: string,
-  ) {
-    super(message);
-  }
-}
+export { UserError };
 
 export class Terminal {
   readonly ledger: Ledger;
@@ -63,10 +56,16 @@ export class Terminal {
   readonly api: TerminalApi;
   readonly log: Logger;
   readonly sync: SyncAgent | null;
+  readonly maintenance: Maintenance;
+  readonly till: Till;
   private program: ActiveProgram | null;
   private readonly events = new EventEmitter();
   private readonly clock: () => Date;
   private readonly catalog: Product[];
+  /** The last card read that the ledger does not know, for binding at enrollment (kept 5 minutes). */
+  private unknownCard: { number: string; at: number } | null = null;
+  /** What HQ last said each card may pay with (online redemption). */
+  private readonly hqRedeemable = new Map<string, number>();
 
   private constructor(config: TerminalConfig) {
     mkdirSync(config.dataDir, { recursive: true });
@@ -81,6 +80,15 @@ export class Terminal {
     this.sync = config.hqUrl
       ? new SyncAgent(this.ledger, { hqUrl: config.hqUrl, keyFile: `${dbPath}.sync-key`, clock: this.clock, onStatus: (sync) => this.emit({ type: 'sync', sync }) })
       : null;
+    this.till = new Till(this.ledger, () => this.now());
+
+    this.maintenance = new Maintenance(this.ledger, {
+      dbPath,
+      program: () => this.program?.program ?? null,
+      clock: this.clock,
+      onError: (what, e) => this.log.error({ err: e }, `${what} failed`),
+      onJobs: (report) => (report.expiredLots || report.burnedCardholders) && this.log.info(report, 'ledger jobs wrote entries'),
+    });
     this.readers.on('card', (ev: CardReadEvent) => this.onCardRead(ev));
     this.readers.on('error', (ev: ReadErrorEvent) => this.log.info({ readerId: ev.readerId, code: ev.code }, 'card read refused'));
     this.readers.on('error', (ev: ReadErrorEvent) => this.emit({ type: 'cardError', readerId: ev.readerId, message: ev.message, messageRu: ev.messageRu ?? ev.message }));
@@ -97,6 +105,7 @@ export class Terminal {
   static async start(config: TerminalConfig): Promise<Terminal> {
     const terminal = new Terminal(config);
     await terminal.readers.start();
+    terminal.maintenance.start();
     if (terminal.sync) {
       if (!terminal.sync.registered() && config.hqCode) {
         await terminal.sync.register(config.hqCode).catch((e: Error) => terminal.log.warn({ err: e.message }, 'HQ registration failed'));
@@ -107,6 +116,7 @@ export class Terminal {
   }
 
   async close() {
+    this.maintenance.stop();
     await this.sync?.stop();
     await this.readers.stop();
     this.events.removeAllListeners();
@@ -134,7 +144,7 @@ export class Terminal {
   }
 
   private toApiError(e: unknown, method: string): ApiError {
-    if (e instanceof UserError) return { code: e.code, message: e.message, messageRu: e.messageRu };
+    if (e instanceof UserError) return { code: e.code, message: e.message, messageRu: e.messageRu, ...(e.field ? { field: e.field } : {}) };
     this.log.error({ err: e, method }, 'api call failed');
     return { code: 'internal', message: 'Something went wrong; nothing was saved. Try again.', messageRu: 'Произошла ошибка; ничего не сохранено. Повторите.' };
   }
@@ -156,10 +166,59 @@ export class Terminal {
         return this.findProducts((input as ApiInput<'findProducts'>).query);
       case 'price': {
         const { cardId, lines, redeemPoints } = input as ApiInput<'price'>;
-        return toPricedView(this.price(this.cardById(cardId), { lines }, redeemPoints ?? 0));
+        const card = this.cardById(cardId);
+        // Only when the customer wants to pay with points is HQ asked (online) — not on every swipe.
+        if (card && (redeemPoints ?? 0) > 0) await this.askHq(card.cardholderId);
+        return toPricedView(this.price(card, { lines }, redeemPoints ?? 0));
       }
       case 'checkout':
         return this.checkout(input as ApiInput<'checkout'>);
+      case 'session':
+        return this.till.session();
+      case 'login':
+        return this.till.login((input as ApiInput<'login'>).pin);
+      case 'logout':
+        return this.till.logout();
+      case 'openShift':
+        return this.till.openShift();
+      case 'closeShift':
+        return this.till.closeShift();
+      case 'shiftReport':
+        return this.till.shiftReport((input as ApiInput<'shiftReport'>).shiftId);
+      case 'findReceipt':
+        return this.till.findReceipt((input as ApiInput<'findReceipt'>).query);
+      case 'previewReturn':
+        return this.till.previewReturn(input as ApiInput<'previewReturn'>);
+      case 'commitReturn':
+        return this.commitReturn(input as ApiInput<'commitReturn'>);
+      case 'enroll': {
+        const request = input as ApiInput<'enroll'>;
+        let number = request.cardNumber;
+        if (request.bindSwipedCard) {
+          if (!this.unknownCard || this.clock().getTime() - this.unknownCard.at > 5 * 60_000) throw new UserError('swipe_again', 'Swipe the new card again to bind it', 'Проведите новую карту ещё раз', 'cardNumber');
+          number = this.unknownCard.number;
+        }
+        const cardholderId = this.till.enroll({ ...request, ...(number ? { cardNumber: number } : {}) });
+        if (request.bindSwipedCard) this.unknownCard = null;
+        this.afterWrite();
+        return number ? this.customerFor(this.lookupCard(number)) : this.till.profile(cardholderId);
+      }
+      case 'searchCardholders':
+        return this.till.search((input as ApiInput<'searchCardholders'>).query);
+      case 'profile':
+        return this.till.profile((input as ApiInput<'profile'>).cardholderId);
+      case 'nps': {
+        const { receiptId, score, comment } = input as ApiInput<'nps'>;
+        this.till.requireShift();
+        this.ledger.recordNps({ receiptId, score, comment: comment || null, now: this.now() });
+        this.afterWrite();
+        return { saved: true };
+      }
+      case 'admin': {
+        const done = this.till.admin(input as ApiInput<'admin'>);
+        this.afterWrite();
+        return done;
+      }
     }
   }
 
@@ -204,6 +263,10 @@ export class Terminal {
 
   private lookupCard(number: string, chipUid?: string): CardRecord {
     const card = this.ledger.findCard({ number }) ?? (chipUid ? this.ledger.findCard({ chipUid }) : null);
+    if (!card) {
+      this.unknownCard = { number, at: this.clock().getTime() };
+      this.emit({ type: 'unknownCard', maskedNumber: maskCardNumber(number) });
+    }
     if (!card) throw new UserError('unknown_card', `Card ${maskCardNumber(number)} is not registered — offer enrollment`, `Карта ${maskCardNumber(number)} не зарегистрирована — предложите анкету`);
     if (card.status !== 'active') {
       throw new UserError('card_inactive', `Card ${maskCardNumber(number)} is ${card.status}: no discounts or points`, `Карта ${maskCardNumber(number)}: статус «${card.status}», скидки и баллы недоступны`);
@@ -213,29 +276,29 @@ export class Terminal {
 
   private cardById(cardId: string | null): CardRecord | null {
     if (!cardId) return null;
-    const row = this.ledger.sqlite.prepare('SELECT number FROM cards WHERE id = ?').get(cardId) as { number: string } | undefined;
-    if (!row) throw new UserError('unknown_card', 'The card is no longer known — swipe it again', 'Карта не найдена — проведите её ещё раз');
-    return this.lookupCard(row.number);
+    const card = this.ledger.findCard({ cardId });
+    if (!card) throw new UserError('unknown_card', 'The card is no longer known — swipe it again', 'Карта не найдена — проведите её ещё раз');
+    return this.lookupCard(card.number);
   }
 
   private customerFor(card: CardRecord): CustomerView {
+    this.sync?.want(card.cardholderId); // so this terminal holds an offline allowance for the card
     const state = this.ledger.cardState(card);
     const now = this.now();
     const balance = state.lots.reduce((s, l) => s + l.points, 0);
     const available = state.lots.filter((l) => l.points > 0 && l.activatesAt <= now && (!l.expiresAt || l.expiresAt > now)).reduce((s, l) => s + l.points, 0);
     const pending = state.lots.filter((l) => l.points > 0 && l.activatesAt > now).reduce((s, l) => s + l.points, 0);
-    const h = card.holder;
-    const displayName = [h.firstName, h.patronymic].filter(Boolean).join(' ') || (h.surname ? `${String(h.surname).slice(0, 1)}.` : '—');
     return {
       cardId: card.cardId,
       maskedNumber: maskCardNumber(card.number),
       cardStatus: card.status,
-      displayName,
+      displayName: displayName(card.holder),
       balance,
       availablePoints: Math.min(available, Math.max(balance, 0)),
       pendingPoints: pending,
       purchaseCount: state.purchaseCount,
       lifetimeSpend: state.lifetimeSpend,
+      tier: this.program ? cardTier(this.program.program, state) : null,
     };
   }
 
@@ -252,17 +315,62 @@ export class Terminal {
 
   price(card: CardRecord | null, basket: Basket, redeemPoints: number): PricedBasket {
     const { program, hash } = this.requireProgram();
-    return priceBasket(program as Program, hash, card ? this.ledger.cardState(card) : null, basket, { now: this.now(), redeemPoints });
+    const limit = this.redemptionLimit(card);
+    return priceBasket(program as Program, hash, card ? this.ledger.cardState(card) : null, basket, {
+      now: this.now(),
+      redeemPoints,
+      ...(limit ? { redeemCap: limit.cap, ...(limit.reason ? { redeemCapReason: limit.reason } : {}) } : {}),
+    });
   }
 
-  private checkout(input: ApiInput<'checkout'>) {
-    const integrity = this.ledger.integrity;
-    if (integrity.status === 'failed') throw new UserError('ledger_damaged', integrity.message, 'Журнал кассы повреждён: продажи не записываются. Восстановите последнюю резервную копию (см. README).');
-    const card = this.cardById(input.cardId);
-    const priced = this.price(card, { lines: input.lines }, input.redeemPoints ?? 0);
-    const committed = this.ledger.commitSale({ card, priced, now: this.now() });
+  /**
+   * With HQ configured: online, redemption is bounded by what HQ last said the card may pay with
+   * (asked again at checkout); offline, by HQ's signed allowance for the card on this terminal.
+   */
+  private redemptionLimit(card: CardRecord | null) {
+    if (!card || !this.sync) return null;
+    if (!this.sync.status().online) return this.sync.offlineRedemption(card.cardholderId);
+    const cap = this.hqRedeemable.get(card.cardholderId);
+    if (cap === undefined) return null;
+    return { cap, reason: { ru: 'HQ: свободных баллов нет (часть зарезервирована для других касс)', en: 'HQ: no points free to pay with (some are reserved for other tills)' }, allowance: null };
+  }
+
+  /** Asks HQ (online) what the card may pay with; remembered for pricing until the next ask. */
+  private async askHq(cardholderId: string) {
+    if (!this.sync?.status().online) return;
+    const cap = await this.sync.onlineRedemption(cardholderId);
+    if (cap === null) this.hqRedeemable.delete(cardholderId);
+    else this.hqRedeemable.set(cardholderId, cap);
+  }
+
+  /** A written operation waits in the outbox: nudge the upload and tell the screens. */
+  private afterWrite() {
     this.sync?.kick();
     this.emit({ type: 'sync', sync: this.status().sync });
+  }
+
+  private commitReturn(input: ApiInput<'commitReturn'>) {
+    this.requireSoundLedger();
+    const done = this.till.commitReturn(input);
+    this.afterWrite();
+    const record = done.cardId ? this.ledger.findCard({ cardId: done.cardId }) : null;
+    return { receiptNumber: done.receiptNumber, priced: toReturnView(done.priced), customer: record ? this.customerFor(record) : null };
+  }
+
+  private requireSoundLedger() {
+    const integrity = this.ledger.integrity;
+    if (integrity.status === 'failed') throw new UserError('ledger_damaged', integrity.message, 'Журнал кассы повреждён: продажи не записываются. Восстановите последнюю резервную копию (см. README).');
+  }
+
+  private async checkout(input: ApiInput<'checkout'>) {
+    this.requireSoundLedger();
+    const who = this.till.requireShift();
+    const card = this.cardById(input.cardId);
+    if (card && (input.redeemPoints ?? 0) > 0) await this.askHq(card.cardholderId); // online: HQ's word, now
+    const priced = this.price(card, { lines: input.lines }, input.redeemPoints ?? 0);
+    const allowance = priced.totals.pointsRedeemed > 0 ? (this.redemptionLimit(card)?.allowance ?? null) : null;
+    const committed = this.ledger.commitSale({ card, priced, now: this.now(), ...who, allowance });
+    this.afterWrite();
     return {
       receiptNumber: committed.receiptNumber,
       receiptId: committed.receiptId,

@@ -8,7 +8,7 @@ import { normalizePhone } from '../protocol/phone';
 import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
 import { openDatabase, type LedgerDb } from './open';
 import { quickCheckInBackground, type IntegrityState } from './integrity';
-import type { CardState, PointLot, PricedBasket } from '../engine';
+import { priceReturn, sliceLots, type CardState, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest } from '../engine';
 
 export interface LedgerOptions {
   path: string;
@@ -29,6 +29,15 @@ export interface Holder {
   [field: string]: unknown;
 }
 
+export interface EnrollInput {
+  holder: Holder;
+  cardNumber?: string;
+  chipUid?: string;
+  now: string;
+  consentPd: boolean;
+  consentMarketing?: boolean;
+}
+
 export interface CardRecord {
   cardId: string;
   number: string;
@@ -45,6 +54,8 @@ export interface SaleInput {
   now: string;
   cashierId?: string | null;
   shiftId?: string | null;
+  /** Points paid offline under an HQ allowance: it is drawn down in the same transaction and named to HQ. */
+  allowance?: { id: string; signed: unknown; ageMs: number } | null;
 }
 
 export interface CommittedSale {
@@ -67,13 +78,45 @@ export interface VerifyReport {
 
 type Row = Record<string, unknown>;
 
+export interface StoredReceipt {
+  id: string;
+  number: string;
+  kind: 'sale' | 'return';
+  createdAt: string;
+  cardId: string | null;
+  cardholderId: string | null;
+  priced: PricedBasket;
+  /** Units of each line (1-based) already returned. */
+  returned: Record<number, number>;
+  returnIds: string[];
+}
+
+/** A return the rules refuse (more than is left, no such line); nothing was written. */
+export class ReturnRefused extends Error {
+  constructor(readonly errors: { path: string; message: string; messageRu: string }[]) {
+    super(errors.map((e) => e.message).join('; '));
+  }
+}
+
+export interface EntryInput {
+  cardholderId: string;
+  cardId?: string | null;
+  kind: 'adjust' | 'transfer' | 'expire' | 'burn' | 'welcome';
+  points: number;
+  lotId?: string | null;
+  activatesAt?: string | null;
+  expiresAt?: string | null;
+  reason: string;
+}
+
 export class Ledger {
   readonly sqlite: Database.Database;
   readonly orm: LedgerDb;
   readonly terminalId: string;
   readonly terminalCode: string;
   readonly storeId: string;
-  private readonly keys: PiiKeys;
+  /** @internal The personal-data keys (sealing and blind indexes); db/ modules only. */
+  readonly keys: PiiKeys;
   /** quick_check's verdict ('checking' while a big file is checked in the background). */
   integrity: IntegrityState = { status: 'ok' };
   readonly integrityChecked: Promise<void> = Promise.resolve();
@@ -105,6 +148,7 @@ export class Ledger {
     this.stmts = {
       cardByNumber: sqlite.prepare('SELECT * FROM cards WHERE number = ?'),
       cardByChip: sqlite.prepare('SELECT * FROM cards WHERE chip_uid = ?'),
+      cardById: sqlite.prepare('SELECT * FROM cards WHERE id = ?'),
       cardsByHolder: sqlite.prepare('SELECT * FROM cards WHERE cardholder_id = ? ORDER BY issued_at'),
       holderById: sqlite.prepare('SELECT * FROM cardholders WHERE id = ?'),
       holderByPhone: sqlite.prepare("SELECT * FROM cardholders WHERE phone_index = ? AND status = 'active'"),
@@ -163,8 +207,8 @@ export class Ledger {
     return head ?? { seq: 0, hash: GENESIS_HASH };
   }
 
-  /** Links a row into the terminal's chain; the caller inserts it in the same transaction. */
-  private link<T extends Row>(row: T): T & { chainSeq: number; prevHash: string; hash: string } {
+  /** @internal Links a row into the terminal's chain; the caller inserts it in the same transaction. */
+  link<T extends Row>(row: T): T & { chainSeq: number; prevHash: string; hash: string } {
     const chainSeq = this.chain.seq + 1;
     const prevHash = this.chain.hash;
     const hash = chainHash(prevHash, { ...row, chainSeq }, sha256Node);
@@ -174,7 +218,14 @@ export class Ledger {
 
   // ---- cardholders and cards --------------------------------------------------------------
 
-  enroll(input: { holder: Holder; cardNumber?: string; chipUid?: string; now: string; consentPd: boolean; consentMarketing?: boolean }): CardRecord | null {
+  /** Enrolls a cardholder (and binds a card if given); returns the card as looked up after. */
+  enroll(input: EnrollInput): CardRecord | null {
+    this.enrollHolder(input);
+    return input.cardNumber ? this.findCard({ number: input.cardNumber }) : null;
+  }
+
+  /** Enrolls a cardholder in one transaction with its outbox row; returns the new cardholder's id. */
+  enrollHolder(input: EnrollInput): string {
     const phone = input.holder.phone ? normalizePhone(input.holder.phone) : null;
     if (phone && !phone.ok) throw new Error(phone.error);
     const holder: Holder = { ...input.holder, ...(phone?.ok ? { phone: phone.e164 } : {}) };
@@ -210,7 +261,7 @@ export class Ledger {
       });
     });
     tx();
-    return input.cardNumber ? this.findCard({ number: input.cardNumber }) : null;
+    return id;
   }
 
   private issueCardRow(cardholderId: string, number: string, chipUid: string | null, now: string, id: string = uuidv7()): string {
@@ -220,28 +271,51 @@ export class Ledger {
     return id;
   }
 
-  /** The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction. */
-  private appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
+  /** @internal The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction. */
+  appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
     const seq = (this.stmts.lastOutboxSeq.get() as number) + 1;
     this.stmts.insertOutbox.run({ seq, opId, kind, payload: JSON.stringify(payload), createdAt: now });
     return seq;
   }
 
-  /** A card HQ knows (provisioning, or enrolled on another terminal): kept as HQ sent it,
-   *  sealed here with this terminal's key. Idempotent; a number already here is left alone. */
+  /** A card HQ knows (provisioning, or enrolled on another terminal), or a card's new state from
+   *  HQ (blocked, replaced, moved by a merge): kept as HQ sent it, sealed here with this terminal's
+   *  key. Idempotent. A cardholder HQ sends with no data left was anonymized: so here too. */
   importCard(c: { cardholderId: string; cardId: string; number: string; chipUid: string | null; status: string; holder: Holder; enrolledAt: string }) {
     const phone = c.holder.phone ? normalizePhone(String(c.holder.phone)) : null;
-    const holderRow = this.stmts.holderById.get(c.cardholderId);
+    const holderRow = this.stmts.holderById.get(c.cardholderId) as Row | undefined;
     if (!holderRow) {
       this.stmts.importHolder.run(c.cardholderId, `HQ-${c.cardholderId}`, this.keys.seal(c.holder), phone?.ok ? this.keys.blindIndex('phone', phone.e164) : null, c.enrolledAt, c.enrolledAt, this.storeId, 'hq', c.enrolledAt);
       const tokens = nameSearchTokens(this.keys, c.holder.surname, c.holder.firstName, c.holder.patronymic);
       if (tokens.length) this.stmts.insertSearch.run(tokens.join(' '), c.cardholderId);
+    } else if (Object.keys(c.holder).length === 0 && holderRow.status !== 'anonymized') {
+      this.eraseHolder(c.cardholderId, c.enrolledAt);
+    } else if (Array.isArray(c.holder.segments) && holderRow.pii) {
+      // Segments are HQ's to assign (RFM): take them; the rest of the profile stays as it is here.
+      const local = this.keys.open<Holder>(holderRow.pii as Buffer);
+      if (JSON.stringify(local.segments ?? []) !== JSON.stringify(c.holder.segments)) {
+        this.sqlite.prepare('UPDATE cardholders SET pii = ? WHERE id = ?').run(this.keys.seal({ ...local, segments: c.holder.segments }), c.cardholderId);
+      }
     }
-    if (!this.stmts.cardByNumber.get(c.number)) {
+    const existing = this.stmts.cardByNumber.get(c.number) as Row | undefined;
+    if (!existing) {
       this.sqlite
         .prepare('INSERT INTO cards (id, number, chip_uid, status, cardholder_id, issued_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(c.cardId, c.number, c.chipUid, c.status, c.cardholderId, c.enrolledAt, c.enrolledAt);
+    } else if (existing.id === c.cardId && (existing.status !== c.status || existing.cardholder_id !== c.cardholderId || existing.chip_uid !== c.chipUid)) {
+      this.sqlite.prepare('UPDATE cards SET status = ?, cardholder_id = ?, chip_uid = ? WHERE id = ?').run(c.status, c.cardholderId, c.chipUid, c.cardId);
+      // HQ merged the card's cardholder into another: the one left without cards is that duplicate.
+      this.sqlite
+        .prepare("UPDATE cardholders SET status = 'merged', merged_into = ? WHERE id = ? AND status = 'active' AND NOT EXISTS (SELECT 1 FROM cards WHERE cardholder_id = ?)")
+        .run(c.cardholderId, existing.cardholder_id, existing.cardholder_id);
     }
+  }
+
+  /** @internal Removes a cardholder's personal data (questionnaire, phone index, name tokens);
+   *  cards, receipts and point entries stay, so every sum is unchanged. */
+  eraseHolder(cardholderId: string, now: string) {
+    this.sqlite.prepare("UPDATE cardholders SET pii = NULL, phone_index = NULL, status = 'anonymized', consent_marketing_at = NULL, updated_at = ? WHERE id = ?").run(now, cardholderId);
+    this.sqlite.prepare('DELETE FROM cardholder_search WHERE cardholder_id = ?').run(cardholderId);
   }
 
   /** Opens a holder sealed into an outbox payload (for the upload to HQ). */
@@ -249,10 +323,11 @@ export class Ledger {
     return this.keys.open<Holder>(Buffer.from(b64, 'base64'));
   }
 
-  findCard(query: { number?: string; chipUid?: string; phone?: string }): CardRecord | null {
+  findCard(query: { number?: string; chipUid?: string; phone?: string; cardId?: string }): CardRecord | null {
     let card: Row | undefined;
     let holder: Row | undefined;
     if (query.number) card = this.stmts.cardByNumber.get(query.number) as Row | undefined;
+    else if (query.cardId) card = this.stmts.cardById.get(query.cardId) as Row | undefined;
     else if (query.chipUid) card = this.stmts.cardByChip.get(query.chipUid) as Row | undefined;
     else if (query.phone) {
       const phone = normalizePhone(query.phone);
@@ -334,82 +409,256 @@ export class Ledger {
     };
   }
 
+  /**
+   * @internal Runs `fn` in one transaction; if it throws, nothing is written and the in-memory
+   * chain head is put back (the rows that advanced it were rolled back).
+   */
+  atomically<T>(fn: () => T): T {
+    const chainBefore = this.chain;
+    try {
+      return this.sqlite.transaction(fn)();
+    } catch (e) {
+      this.chain = chainBefore;
+      throw e;
+    }
+  }
+
+  /**
+   * @internal Appends chained point entries that are not part of a sale (adjustments, transfers,
+   * expiry) and moves the balance cache; inside the caller's transaction. A credit entry
+   * (points > 0, no lotId) opens its own lot.
+   */
+  appendEntries(entries: EntryInput[], now: string): Row[] {
+    const linked = entries.map((e) => {
+      const id = uuidv7();
+      return this.link({
+        id,
+        terminalId: this.terminalId,
+        cardholderId: e.cardholderId,
+        cardId: e.cardId ?? null,
+        receiptId: null,
+        kind: e.kind,
+        points: e.points,
+        lotId: e.lotId ?? (e.points > 0 ? id : null),
+        activatesAt: e.activatesAt ?? null,
+        expiresAt: e.expiresAt ?? null,
+        reason: e.reason,
+        createdAt: now,
+      });
+    });
+    for (const e of linked) this.stmts.insertEntry.run(e);
+    const delta = new Map<string, number>();
+    for (const e of linked) delta.set(e.cardholderId, (delta.get(e.cardholderId) ?? 0) + e.points);
+    for (const [cardholderId, points] of delta) this.stmts.upsertBalance.run({ cardholderId, points, spend: 0, count: 0, at: null });
+    return linked;
+  }
+
+  /** @internal Moves the purchase history counters of the balance cache (merging cardholders). */
+  moveHistory(from: string, to: string) {
+    const b = this.stmts.balance.get(from) as Row | undefined;
+    if (!b) return;
+    const spend = b.lifetime_spend as number;
+    const count = b.purchase_count as number;
+    this.stmts.upsertBalance.run({ cardholderId: to, points: 0, spend, count, at: b.last_purchase_at ?? null });
+    this.stmts.upsertBalance.run({ cardholderId: from, points: 0, spend: -spend, count: -count, at: null });
+  }
+
   // ---- the sale ---------------------------------------------------------------------------
 
   /** One synchronous transaction: receipt, lines, point entries, balance cache and outbox row —
    *  or nothing. better-sqlite3 runs it to COMMIT (fsync'd under synchronous=FULL) before returning. */
   commitSale(input: SaleInput): CommittedSale {
     if (this.integrity.status === 'failed') throw new Error(this.integrity.message);
-    const chainBefore = this.chain;
-    const run = this.sqlite.transaction((): CommittedSale => {
-      const { priced, card, now } = input;
-      const receiptId = uuidv7();
-      // The chain (and the upload) carry the priced basket's hash; the receipt row keeps it whole.
-      const pricedJson = JSON.stringify(priced);
+    const { priced, card } = input;
+    return this.atomically(() => {
       const receiptNumber = `${this.terminalCode}-${this.nextCounter('receipt_seq')}`;
-      const receipt = this.link({
-        id: receiptId,
-        number: receiptNumber,
-        terminalId: this.terminalId,
+      return this.writeReceipt({
         kind: 'sale',
+        number: receiptNumber,
         originalReceiptId: null,
-        cardId: card?.cardId ?? null,
-        cardholderId: card?.cardholderId ?? null,
-        shiftId: input.shiftId ?? null,
-        cashierId: input.cashierId ?? null,
-        createdAt: now,
-        gross: priced.totals.gross,
-        discount: priced.totals.discount,
-        redeemKopecks: priced.totals.redeemKopecks,
-        toPay: priced.totals.toPay,
-        pointsEarned: card ? priced.totals.pointsEarned : 0,
-        pointsRedeemed: card ? priced.totals.pointsRedeemed : 0,
-        programId: priced.program.id,
-        programVersion: priced.program.version,
-        programHash: priced.program.hash,
-        pricedHash: sha256Node(pricedJson),
+        card: card ? { cardId: card.cardId, cardholderId: card.cardholderId } : null,
+        input,
+        totals: {
+          gross: priced.totals.gross,
+          discount: priced.totals.discount,
+          redeemKopecks: priced.totals.redeemKopecks,
+          toPay: priced.totals.toPay,
+          pointsEarned: card ? priced.totals.pointsEarned : 0,
+          pointsRedeemed: card ? priced.totals.pointsRedeemed : 0,
+        },
+        program: priced.program,
+        pricedJson: JSON.stringify(priced),
+        lines: priced.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, name: l.name, category: l.category, qty: l.qty, unitPrice: l.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.net, pointsEarned: l.pointsEarned })),
+        entries: card
+          ? [
+              ...priced.redemption.fromLots.map((d) => ({ kind: 'redeem', points: -d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `Оплата баллами, чек ${receiptNumber}` })),
+              ...priced.earnLots.map((lot) => ({ kind: 'earn', points: lot.points, lotId: null, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt, reason: lot.reason.ru })),
+            ]
+          : [],
+        spend: priced.totals.toPay + priced.totals.redeemKopecks,
+        count: 1,
+        ...(input.allowance && card && priced.totals.pointsRedeemed > 0 ? { allowance: input.allowance } : {}),
+        // What the till offered (for HQ's refusal share): the points the card could have paid with.
+        offer: card ? { redeemOffered: priced.redemption.maxPoints } : {},
       });
-      this.stmts.insertReceipt.run({ ...receipt, priced: pricedJson });
-      const lines = priced.lines.map((l, i) => ({
-        receiptId,
-        lineNo: i + 1,
-        sku: l.sku,
-        name: l.name,
-        category: l.category,
-        qty: l.qty,
-        unitPrice: l.unitPrice,
-        gross: l.gross,
-        discount: l.discount,
-        redeem: l.redeem,
-        net: l.net,
-        pointsEarned: l.pointsEarned,
-      }));
-      for (const line of lines) this.stmts.insertLine.run(line);
-
-      const entries: Row[] = [];
-      if (card) {
-        const base = { terminalId: this.terminalId, cardholderId: card.cardholderId, cardId: card.cardId, receiptId, createdAt: now };
-        for (const draw of priced.redemption.fromLots) {
-          entries.push(this.link({ ...base, id: uuidv7(), kind: 'redeem', points: -draw.points, lotId: draw.lotId, activatesAt: null, expiresAt: null, reason: `Оплата баллами, чек ${receiptNumber}` }));
-        }
-        for (const lot of priced.earnLots) {
-          const id = uuidv7();
-          entries.push(this.link({ ...base, id, kind: 'earn', points: lot.points, lotId: id, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt, reason: lot.reason.ru }));
-        }
-        for (const e of entries) this.stmts.insertEntry.run(e);
-        const delta = entries.reduce((s, e) => s + (e.points as number), 0);
-        this.stmts.upsertBalance.run({ cardholderId: card.cardholderId, points: delta, spend: priced.totals.toPay + priced.totals.redeemKopecks, count: 1, at: now });
-      }
-
-      const outboxSeq = this.appendOutbox('sale', receiptId, now, { receipt, lines, entries });
-      return { receiptId, receiptNumber, chainSeq: receipt.chainSeq, balance: card ? this.balance(card.cardholderId) : null, outboxSeq };
     });
-    try {
-      return run();
-    } catch (e) {
-      this.chain = chainBefore; // the rows that would have advanced it were rolled back
-      throw e;
+  }
+
+  /** An NPS answer after a sale (0–10), uploaded to HQ like any operation. */
+  recordNps(input: { receiptId: string | null; score: number; comment: string | null; now: string }): string {
+    const id = uuidv7();
+    this.appendOutbox('nps', id, input.now, { id, receiptId: input.receiptId, score: input.score, comment: input.comment, createdAt: input.now });
+    return id;
+  }
+
+  /** A committed receipt with its priced basket, its lines and what has been returned of it. */
+  receipt(idOrNumber: string): StoredReceipt | null {
+    const r = this.sqlite.prepare('SELECT * FROM receipts WHERE id = ? OR number = ?').get(idOrNumber, idOrNumber) as Row | undefined;
+    if (!r) return null;
+    const returned: Record<number, number> = {};
+    const returns = this.sqlite.prepare("SELECT id FROM receipts WHERE original_receipt_id = ? AND kind = 'return'").pluck().all(r.id) as string[];
+    for (const l of this.sqlite.prepare("SELECT l.line_no, sum(l.qty) AS qty FROM receipt_lines l JOIN receipts r ON r.id = l.receipt_id WHERE r.original_receipt_id = ? AND r.kind = 'return' GROUP BY l.line_no").all(r.id) as { line_no: number; qty: number }[]) {
+      returned[l.line_no] = l.qty;
     }
+    return {
+      id: r.id as string,
+      number: r.number as string,
+      kind: r.kind as 'sale' | 'return',
+      createdAt: r.created_at as string,
+      cardId: (r.card_id as string | null) ?? null,
+      cardholderId: (r.cardholder_id as string | null) ?? null,
+      priced: JSON.parse(r.priced as string) as PricedBasket,
+      returned,
+      returnIds: returns,
+    };
+  }
+
+  /** What returning `lines` of one of this terminal's sales would reverse; refused with reasons. Writes nothing. */
+  priceReturnOf(originalReceiptId: string, lines: ReturnRequest[]): { original: StoredReceipt; priced: PricedReturn } {
+    const original = this.receipt(originalReceiptId);
+    if (!original || original.kind !== 'sale') throw new ReturnRefused([{ path: 'receipt', message: 'No such sale on this terminal', messageRu: 'Такого чека продажи на этой кассе нет' }]);
+    const check = priceReturn(original.priced, original.returned, lines);
+    if (!check.ok) throw new ReturnRefused(check.errors);
+    return { original, priced: check.value };
+  }
+
+  /**
+   * A full or partial return of one of this terminal's sales, in one transaction like a sale:
+   * earned points come back out (the balance may go negative), redeemed points go back to the
+   * lots they were drawn from with those lots' expiry. Returning more than is left is refused.
+   */
+  commitReturn(input: { originalReceiptId: string; lines: ReturnRequest[]; now: string; cashierId?: string | null; shiftId?: string | null }): CommittedSale & { priced: PricedReturn; cardId: string | null } {
+    if (this.integrity.status === 'failed') throw new Error(this.integrity.message);
+    return this.atomically(() => {
+      const { original, priced: ret } = this.priceReturnOf(input.originalReceiptId, input.lines);
+      // Earned points are taken back from this sale's own earn lots, in the order they were earned.
+      const takenBefore = original.returnIds.length
+        ? (this.sqlite.prepare(`SELECT coalesce(sum(points_earned), 0) FROM receipts WHERE original_receipt_id = ? AND kind = 'return'`).pluck().get(original.id) as number)
+        : 0;
+      const earnLots = (this.sqlite.prepare("SELECT id, points FROM point_entries WHERE receipt_id = ? AND kind = 'earn' ORDER BY chain_seq").all(original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
+      const number = `${this.terminalCode}-${this.nextCounter('receipt_seq')}`;
+      const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
+      const reason = `Возврат по чеку ${original.number}`;
+      const committed = this.writeReceipt({
+        kind: 'return',
+        number,
+        originalReceiptId: original.id,
+        card,
+        input,
+        totals: {
+          gross: ret.totals.gross,
+          discount: ret.totals.discount,
+          redeemKopecks: ret.totals.redeemKopecks,
+          toPay: ret.totals.refund,
+          pointsEarned: card ? ret.totals.pointsTakenBack : 0,
+          pointsRedeemed: card ? ret.totals.pointsRestored : 0,
+        },
+        program: original.priced.program,
+        pricedJson: JSON.stringify(ret),
+        lines: ret.lines.map((l) => {
+          const o = original.priced.lines[l.lineNo - 1]!;
+          return { lineNo: l.lineNo, sku: l.sku, name: l.name, category: o.category, qty: l.qty, unitPrice: o.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.refund, pointsEarned: l.pointsTakenBack };
+        }),
+        entries: card
+          ? [
+              ...sliceLots(earnLots, takenBefore, takenBefore + ret.totals.pointsTakenBack).map((d) => ({ kind: 'reverse', points: -d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `${reason}: начисленные баллы` })),
+              ...ret.restoreLots.map((d) => ({ kind: 'reverse', points: d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `${reason}: баллы, которыми платили` })),
+            ]
+          : [],
+        spend: -(ret.totals.refund + ret.totals.redeemKopecks),
+        count: 0,
+      });
+      return { ...committed, priced: ret, cardId: original.cardId };
+    });
+  }
+
+  /** Where a cardholder's account lives now (a merged duplicate points at the one kept). */
+  private currentHolderId(cardholderId: string): string {
+    let id = cardholderId;
+    for (let hops = 0; hops < 10; hops++) {
+      const next = this.sqlite.prepare('SELECT merged_into FROM cardholders WHERE id = ?').pluck().get(id) as string | null | undefined;
+      if (!next) return id;
+      id = next;
+    }
+    return id;
+  }
+
+  /** Receipt, lines, chained entries, balance cache and outbox row; inside the caller's transaction. */
+  private writeReceipt(r: {
+    kind: 'sale' | 'return';
+    number: string;
+    originalReceiptId: string | null;
+    card: { cardId: string | null; cardholderId: string } | null;
+    input: { now: string; cashierId?: string | null; shiftId?: string | null };
+    totals: { gross: number; discount: number; redeemKopecks: number; toPay: number; pointsEarned: number; pointsRedeemed: number };
+    program: PricedBasket['program'];
+    pricedJson: string;
+    lines: Omit<Row, 'receiptId'>[];
+    entries: { kind: string; points: number; lotId: string | null; activatesAt: string | null; expiresAt: string | null; reason: string }[];
+    spend: number;
+    count: number;
+    allowance?: { id: string; signed: unknown; ageMs: number };
+    /** Unchained facts for HQ's figures, carried in the outbox payload. */
+    offer?: Record<string, unknown>;
+  }): CommittedSale {
+    const now = r.input.now;
+    const receiptId = uuidv7();
+    // The chain (and the upload) carry the priced basket's hash; the receipt row keeps it whole.
+    const receipt = this.link({
+      id: receiptId,
+      number: r.number,
+      terminalId: this.terminalId,
+      kind: r.kind,
+      originalReceiptId: r.originalReceiptId,
+      cardId: r.card?.cardId ?? null,
+      cardholderId: r.card?.cardholderId ?? null,
+      shiftId: r.input.shiftId ?? null,
+      cashierId: r.input.cashierId ?? null,
+      createdAt: now,
+      ...r.totals,
+      programId: r.program.id,
+      programVersion: r.program.version,
+      programHash: r.program.hash,
+      pricedHash: sha256Node(r.pricedJson),
+    });
+    this.stmts.insertReceipt.run({ ...receipt, priced: r.pricedJson });
+    const lines = r.lines.map((l) => ({ receiptId, ...l }));
+    for (const line of lines) this.stmts.insertLine.run(line);
+    const entries: Row[] = [];
+    if (r.card) {
+      const base = { terminalId: this.terminalId, cardholderId: r.card.cardholderId, cardId: r.card.cardId, receiptId, createdAt: now };
+      for (const e of r.entries) {
+        const id = uuidv7();
+        entries.push(this.link({ ...base, id, kind: e.kind, points: e.points, lotId: e.lotId ?? id, activatesAt: e.activatesAt, expiresAt: e.expiresAt, reason: e.reason }));
+      }
+      for (const e of entries) this.stmts.insertEntry.run(e);
+      const delta = entries.reduce((s, e) => s + (e.points as number), 0);
+      this.stmts.upsertBalance.run({ cardholderId: r.card.cardholderId, points: delta, spend: r.spend, count: r.count, at: r.kind === 'sale' ? now : null });
+    }
+    if (r.allowance) this.sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?').run(r.totals.pointsRedeemed, r.allowance.id);
+    const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
+    const outboxSeq = this.appendOutbox(r.kind, receiptId, now, { receipt, lines, entries, ...extra, ...r.offer });
+    return { receiptId, receiptNumber: r.number, chainSeq: receipt.chainSeq, balance: r.card ? this.balance(r.card.cardholderId) : null, outboxSeq };
   }
 
   // ---- verification -----------------------------------------------------------------------

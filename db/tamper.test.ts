@@ -17,7 +17,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'tamper-'));
   db = join(dir, 'ledger.db');
   expect(loyalty(['db', 'init', '--db', db]).status).toBe(0);
-  for (let i = 0; i < 3; i++) expect(loyalty(['checkout', '--db', db, '--card', '7789000000019', '--basket', 'resources/examples/basket.json']).status).toBe(0);
+  for (let i = 0; i < 3; i++) expect(loyalty(['checkout', '--db', db, '--pin', '1111', '--card', '7789000000019', '--basket', 'resources/examples/basket.json']).status).toBe(0);
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

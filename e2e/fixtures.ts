@@ -1,48 +1,9 @@
 // Each test gets its own browser host with a fresh temporary data directory.
 import { test as base, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startBrowserHost, stopBrowserHost, type HostProcess } from './host';
 
-export interface HostProcess {
-  url: string;
-  dataDir: string;
-  child: ChildProcess;
-}
-
-export async function startBrowserHost(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<HostProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'loyalty-e2e-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'host/main.ts', '--port', '0', '--data-dir', dataDir, ...extraArgs], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += String(d)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`browser host did not start: ${stderr}`)), 30_000);
-    child.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`browser host exited (${code}): ${stderr}`)));
-  });
-  return { url, dataDir, child };
-}
-
-export async function stopBrowserHost(host: HostProcess) {
-  if (host.child.exitCode === null) {
-    const exited = new Promise((r) => host.child.once('exit', r));
-    host.child.kill('SIGTERM');
-    await exited;
-  }
-  rmSync(host.dataDir, { recursive: true, force: true });
-}
+export { startBrowserHost, stopBrowserHost, type HostProcess };
 
 export const test = base.extend<{ host: HostProcess; till: Page }>({
   host: async ({}, use) => {
@@ -53,11 +14,20 @@ export const test = base.extend<{ host: HostProcess; till: Page }>({
   till: async ({ page, host }, use) => {
     await page.goto(host.url);
     await page.getByTestId('status-bar').waitFor();
+    await loginAndOpenShift(page);
     await use(page);
   },
 });
 
 export { expect } from '@playwright/test';
+
+/** The demo cashier (PIN 1111) logs in and opens the shift, as every working day starts. */
+export async function loginAndOpenShift(page: Page, pin = '1111') {
+  await page.getByTestId('pin').fill(pin);
+  await page.getByTestId('pin').press('Enter');
+  await page.getByTestId('open-shift').click();
+  await page.getByTestId('nav-sale').waitFor();
+}
 
 export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: join('e2e', 'screenshots', `${name}.png`), fullPage: true });

@@ -1,10 +1,11 @@
-import { test, expect, screenshot, startBrowserHost, stopBrowserHost } from './fixtures';
+import { test, expect, screenshot, startBrowserHost, stopBrowserHost, loginAndOpenShift } from './fixtures';
 
 test('HQ unreachable: the status bar says offline and counts the sales waiting', async ({ page }) => {
   // Port 9 (discard) has nobody listening: every sync attempt fails.
   const host = await startBrowserHost(['--hq', 'http://127.0.0.1:9/']);
   try {
     await page.goto(host.url);
+    await loginAndOpenShift(page);
     await expect(page.getByTestId('sync-state')).toContainText('Нет связи с HQ');
     const before = Number(await page.getByTestId('sync-pending').getAttribute('data-count'));
     await page.getByTestId('product-search').fill('Молоко');

@@ -12,6 +12,10 @@ export interface PriceOptions {
   now: string;
   /** Points the customer asks to pay with (clamped to what the rules allow). */
   redeemPoints?: number;
+  /** A bound set outside the program (HQ's answer online, the card's allowance offline). */
+  redeemCap?: number;
+  /** Why that bound is zero, for the cashier. */
+  redeemCapReason?: { ru: string; en: string };
 }
 
 interface Candidate {
@@ -30,7 +34,7 @@ export function priceBasket(program: Program, hash: string, card: CardState | nu
   if (card) applyDiscounts(ctx, lines, receiptReasons);
   for (const l of lines) l.net = l.gross - l.discount;
 
-  const redemption = card ? redeem(ctx, card, lines, opts.redeemPoints ?? 0, receiptReasons) : { maxPoints: 0, fromLots: [] };
+  const redemption = card ? redeem(ctx, card, lines, opts.redeemPoints ?? 0, receiptReasons, opts.redeemCap, opts.redeemCapReason) : { maxPoints: 0, fromLots: [] };
   for (const l of lines) l.net = l.gross - l.discount - l.redeem;
 
   const earnLots: EarnLot[] = [];
@@ -144,8 +148,7 @@ function candidate(d: Discount, ctx: Context, line: PricedLine | null, bundles: 
       return { id: d.id, bp: p.bp, reason: { code: 'offer', ru: `Акция${n.ru}: ${p.ru}`, en: `Offer${n.en}: ${p.en}` } };
     }
     case 'cumulative': {
-      const value = d.measure === 'count' ? card.purchaseCount + 1 : card.lifetimeSpend;
-      const band = d.bands.find((b) => (b.lower === 'inclusive' ? value >= b.from : value > b.from) && (b.to === undefined || (b.upper === 'inclusive' ? value <= b.to : value < b.to)));
+      const { value, band } = cumulativeBand(d, card);
       if (!band) return null;
       const p = pct(band.percent);
       return d.measure === 'count'
@@ -195,7 +198,7 @@ function bundlesPresent(discounts: Discount[], lines: BasketLine[]): Set<string>
 
 // ---- redemption -----------------------------------------------------------------------------
 
-function redeem(ctx: Context, card: CardState, lines: PricedLine[], requested: number, receiptReasons: Reason[]): PricedBasket['redemption'] {
+function redeem(ctx: Context, card: CardState, lines: PricedLine[], requested: number, receiptReasons: Reason[], cap = Infinity, capReason?: { ru: string; en: string }): PricedBasket['redemption'] {
   const { program, now } = ctx;
   const rules = program.redeem;
   if (!rules) return { maxPoints: 0, fromLots: [] };
@@ -217,16 +220,28 @@ function redeem(ctx: Context, card: CardState, lines: PricedLine[], requested: n
   const shareBp = toBp(rules.maxSharePercent);
   const byShare = Math.floor(percentOf(base, shareBp, 'down') / program.pointValue);
   const byDay = rules.dailyLimit === undefined ? Infinity : Math.max(0, rules.dailyLimit - (card.today?.redeemed ?? 0));
-  const maxPoints = Math.min(available, byShare, byDay);
+  const byCap = Math.max(0, cap);
+  const maxPoints = Math.min(available, byShare, byDay, byCap);
   if (maxPoints <= 0) {
     if (available <= 0) return refuse({ code: 'redeem_no_points', ru: 'Нет баллов, доступных для оплаты', en: 'No points available to pay with' });
+    if (byCap <= 0) {
+      const why = capReason ?? { ru: 'Нет связи с HQ: лимит оплаты баллами без связи исчерпан', en: 'HQ is unreachable: the offline points limit for this card is used up' };
+      return refuse({ code: 'redeem_offline_limit', ru: `${why.ru} — продажа пройдёт без списания`, en: `${why.en} — the sale can go ahead without points` });
+    }
     if (byDay <= 0) return refuse({ code: 'redeem_daily_limit', ru: `Дневной лимит оплаты баллами (${pointsRu(rules.dailyLimit!)}) исчерпан`, en: `Daily points payment limit (${rules.dailyLimit}) reached` });
     return refuse({ code: 'redeem_no_base', ru: 'В чеке нет товаров, которые можно оплатить баллами', en: 'Nothing in the receipt can be paid with points' });
   }
   const redeemed = Math.min(requested, maxPoints);
   let points = redeemed;
   if (requested > maxPoints) {
-    const why = maxPoints === byShare ? { ru: `не более ${rules.maxSharePercent}% чека`, en: `at most ${rules.maxSharePercent}% of the receipt` } : maxPoints === byDay ? { ru: 'дневной лимит', en: 'daily limit' } : { ru: 'доступный остаток', en: 'available balance' };
+    const why =
+      maxPoints === byShare
+        ? { ru: `не более ${rules.maxSharePercent}% чека`, en: `at most ${rules.maxSharePercent}% of the receipt` }
+        : maxPoints === byDay
+          ? { ru: 'дневной лимит', en: 'daily limit' }
+          : maxPoints === byCap
+            ? { ru: 'лимит без связи с HQ', en: 'offline limit while HQ is unreachable' }
+            : { ru: 'доступный остаток', en: 'available balance' };
     receiptReasons.push({ code: 'redeem_clamped', ru: `Баллами можно оплатить ${maxPoints} (${why.ru})`, en: `Up to ${maxPoints} points can be used (${why.en})`, points: maxPoints });
   }
   if (points <= 0) return { maxPoints, fromLots: [] };
@@ -308,4 +323,23 @@ function earn(ctx: Context, card: CardState, lines: PricedLine[], receiptReasons
   const reason = { code: 'earn', ru: `Начислено ${pointsRu(total)}${when.ru}`, en: `Earned ${pointsEn(total)}${when.en}`, points: total };
   receiptReasons.push(reason);
   return { points: total, activatesAt, expiresAt: rules.expiryDays ? addDays(activatesAt, rules.expiryDays) : null, source: 'purchase', reason };
+}
+
+type CumulativeDiscount = Extract<Discount, { type: 'cumulative' }>;
+
+/** The band of a cumulative discount the card's next purchase falls in (count or lifetime spend). */
+function cumulativeBand(d: CumulativeDiscount, card: CardState) {
+  const value = d.measure === 'count' ? card.purchaseCount + 1 : card.lifetimeSpend;
+  const band = d.bands.find((b) => (b.lower === 'inclusive' ? value >= b.from : value > b.from) && (b.to === undefined || (b.upper === 'inclusive' ? value <= b.to : value < b.to)));
+  return { value, band };
+}
+
+/** The card's tier: the cumulative discount its next purchase gets, for the customer panel. */
+export function cardTier(program: Program, card: CardState): { percent: number; ru: string; en: string } | null {
+  for (const d of program.discounts) {
+    if (d.type !== 'cumulative') continue;
+    const { band } = cumulativeBand(d, card);
+    if (band) return { percent: band.percent, ru: `${d.name ?? 'Накопительная скидка'} ${band.percent}%`, en: `Cumulative discount ${band.percent}%` };
+  }
+  return null;
 }

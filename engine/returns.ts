@@ -115,7 +115,7 @@ export function priceReturn(original: PricedBasket, alreadyReturned: Readonly<Re
 }
 
 /** The lots covering positions [from, to) of the redeemed points, in the order they were drawn. */
-function sliceLots(fromLots: readonly { lotId: string; points: number }[], from: number, to: number): { lotId: string; points: number }[] {
+export function sliceLots(fromLots: readonly { lotId: string; points: number }[], from: number, to: number): { lotId: string; points: number }[] {
   const out: { lotId: string; points: number }[] = [];
   let pos = 0;
   for (const lot of fromLots) {

@@ -2,16 +2,35 @@
 //   npm run hq -- [serve] [--port 5280] [--host 127.0.0.1] [--data-dir DIR]
 //   npm run hq -- code --store STORE        a one-time registration code for a new terminal
 //   npm run hq -- seed-demo                 the demo cards, so terminals can provision them
+//   npm run hq -- policy [--per-card N] [--per-terminal N] [--lifetime-hours N] [--max-offline-hours N]
+//   npm run hq -- integrity                 quarantined operations and allowance overdrafts
+//   npm run hq -- user --name N --password P   a dashboard login
+//   npm run hq -- rfm-segments              write each buyer's RFM segment (last 365 days) for program rules
+//   npm run hq:demo                         a year of a 10-store chain for the dashboard (login hq / demo)
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { openHqDb } from './db';
+import { openHqDb, sql } from './db';
 import { buildServer } from './server';
 import { HqService } from './service';
 import { seedHqDemo } from './demo';
+import { addDashboardUser } from './dashboard-routes';
+import { generateChain } from './chain-data';
+import { assignRfmSegments } from './figures';
 
 const { values, positionals } = parseArgs({
   args: process.argv.slice(2),
-  options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' }, store: { type: 'string' } },
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    'data-dir': { type: 'string' },
+    store: { type: 'string' },
+    'per-card': { type: 'string' },
+    'per-terminal': { type: 'string' },
+    'lifetime-hours': { type: 'string' },
+    'max-offline-hours': { type: 'string' },
+    name: { type: 'string' },
+    password: { type: 'string' },
+  },
   allowPositionals: true,
 });
 const command = positionals[0] ?? 'serve';
@@ -24,6 +43,33 @@ if (command === 'code') {
   await db.close();
 } else if (command === 'seed-demo') {
   console.log(JSON.stringify(await seedHqDemo(service)));
+  await db.close();
+} else if (command === 'policy') {
+  const given = { perCardPoints: values['per-card'], perTerminalPoints: values['per-terminal'], lifetimeHours: values['lifetime-hours'], maxOfflineHours: values['max-offline-hours'] };
+  const changes = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined).map(([k, v]) => [k, Number(v)]));
+  console.log(JSON.stringify(Object.keys(changes).length ? await service.allowances.setPolicy(changes) : await service.allowances.policy()));
+  await db.close();
+} else if (command === 'integrity') {
+  console.log(JSON.stringify({ quarantine: await service.integrityReport(), overdrafts: await service.allowances.report() }, null, 2));
+  await db.close();
+} else if (command === 'rfm-segments') {
+  const to = new Date();
+  console.log(JSON.stringify({ changed: await assignRfmSegments(db, { from: new Date(to.getTime() - 365 * 86_400_000).toISOString(), to: to.toISOString() }) }));
+  await db.close();
+} else if (command === 'user') {
+  await addDashboardUser(service, values.name ?? '', values.password ?? '');
+  console.log(`dashboard user ${values.name} saved`);
+  await db.close();
+} else if (command === 'demo') {
+  const [have] = await db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE id LIKE 'r-%'`);
+  if (Number(have!.n) === 0) {
+    const now = new Date();
+    const from = new Date(Date.UTC(now.getUTCFullYear() - 1, now.getUTCMonth(), 1)).toISOString();
+    const changeAt = new Date(Date.UTC(now.getUTCFullYear() - 1, now.getUTCMonth() + 6, 1)).toISOString();
+    console.log(JSON.stringify(await generateChain(db, { stores: 10, cardholders: 10_000, receipts: 100_000, from, changeAt })));
+  }
+  await addDashboardUser(service, 'hq', 'demo');
+  console.log('demo chain ready; start HQ with `npm run hq` and log in to the dashboard as hq / demo');
   await db.close();
 } else if (command === 'serve') {
   const app = buildServer(service, { logger: { level: process.env.HQ_LOG_LEVEL ?? 'info' }, adminToken: process.env.HQ_ADMIN_TOKEN });

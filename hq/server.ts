@@ -1,8 +1,9 @@
 // HQ's HTTP API (Fastify). Bodies may be gzip-compressed; the signature covers the bytes sent.
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { pushRequest, registerRequest } from '../protocol/sync';
+import { allowancesRequest, pushRequest, registerRequest } from '../protocol/sync';
 import { HqError, type Caller, type HqService } from './service';
+import { dashboardRoutes } from './dashboard-routes';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,6 +14,8 @@ declare module 'fastify' {
 export interface ServerOptions {
   logger?: boolean | object;
   adminToken?: string;
+  /** Where the built dashboard page is (default dist/hq-dashboard). */
+  dashboardDir?: string;
 }
 
 export function buildServer(service: HqService, opts: ServerOptions = {}): FastifyInstance {
@@ -73,6 +76,25 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
     return page;
   });
 
+  app.post('/v1/allowances', async (req) => {
+    const caller = await auth(req);
+    const input = allowancesRequest.safeParse(req.body);
+    if (!input.success) throw new HqError(400, `allowances: ${input.error.issues[0]?.path.join('.')} ${input.error.issues[0]?.message}`);
+    return service.grantAllowances(caller, input.data.cardholderIds);
+  });
+
+  app.post('/v1/redeem-check', async (req) => {
+    const caller = await auth(req);
+    const body = (req.body ?? {}) as { cardholderId?: unknown };
+    if (typeof body.cardholderId !== 'string' || !body.cardholderId) throw new HqError(400, 'cardholderId is required');
+    return { available: await service.allowances.available(caller.terminalId, body.cardholderId) };
+  });
+
+  app.get('/v1/admin/integrity', async (req) => {
+    if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
+    return { quarantine: await service.integrityReport(), overdrafts: await service.allowances.report() };
+  });
+
   app.post('/v1/admin/codes', async (req, reply) => {
     if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
     const body = req.body as { storeId?: unknown };
@@ -86,6 +108,7 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
     return service.terminalsHealth();
   });
 
+  dashboardRoutes(app, service, opts.dashboardDir);
   return app;
 }
 

@@ -2,9 +2,11 @@
 // operations, and the pull feed that brings every terminal HQ's balances.
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { z } from 'zod';
-import { SIGNATURE_MAX_SKEW_MS, signatureBase, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry } from '../protocol/sync';
+import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry } from '../protocol/sync';
 import { sql, type HqDb, type Query, type Row } from './db';
 import type { SQL } from 'drizzle-orm';
+import { verifyOperation, type ChainHead } from './chain';
+import { Allowances } from './allowances';
 
 export class HqError extends Error {
   constructor(
@@ -25,6 +27,29 @@ function unnest<T>(rows: T[], columns: [string, (row: T) => unknown][]): SQL {
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const FEED_LOCK = 7001;
+
+const entryPayload = z.object({
+  id: z.string(),
+  cardholderId: z.string(),
+  kind: z.string(),
+  points: z.number().int(),
+  lotId: z.string().nullable(),
+  activatesAt: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  createdAt: z.string(),
+  chainSeq: z.number().int(),
+  hash: z.string(),
+});
+type EntryPayload = z.infer<typeof entryPayload> & { receiptId: string | null };
+
+const cardPayload = z.object({ cardId: z.string(), number: z.string(), chipUid: z.string().nullable(), status: z.string(), cardholderId: z.string() });
+const cardOpPayload = z.object({ cards: z.array(cardPayload).min(1) });
+const entriesOpPayload = z.object({ entries: z.array(entryPayload) });
+const mergeOpPayload = z.object({ keepId: z.string(), duplicateId: z.string(), cards: z.array(cardPayload), entries: z.array(entryPayload) });
+const anonymizeOpPayload = z.object({ cardholderId: z.string() });
+const npsOpPayload = z.object({ id: z.string(), receiptId: z.string().nullable(), score: z.number().int().min(0).max(10), comment: z.string().max(1000).nullable(), createdAt: z.string() });
+
+type Delta = Map<string, { points: number; spend: number; count: number; last: string | null }>;
 
 const receiptPayload = z.object({
   receipt: z.object({
@@ -47,21 +72,14 @@ const receiptPayload = z.object({
     chainSeq: z.number().int(),
     hash: z.string(),
   }),
+  /** The allowance an offline redemption was made under (not chained: HQ checks its signature). */
+  allowance: z.object({ id: z.string(), terminalId: z.string(), cardholderId: z.string(), points: z.number().int(), issuedAt: z.string(), expiresAt: z.string(), signature: z.string() }).nullable().optional(),
+  /** The points the card could have paid with at the till (refusal share). */
+  redeemOffered: z.number().int().optional(),
+  /** How long the terminal had held that allowance when it redeemed (its own elapsed time, not its clock). */
+  allowanceAgeMs: z.number().int().optional(),
   lines: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), category: z.string(), qty: z.number().int(), gross: z.number().int(), discount: z.number().int(), redeem: z.number().int(), net: z.number().int(), pointsEarned: z.number().int() })),
-  entries: z.array(
-    z.object({
-      id: z.string(),
-      cardholderId: z.string(),
-      kind: z.string(),
-      points: z.number().int(),
-      lotId: z.string().nullable(),
-      activatesAt: z.string().nullable(),
-      expiresAt: z.string().nullable(),
-      createdAt: z.string(),
-      chainSeq: z.number().int(),
-      hash: z.string(),
-    }),
-  ),
+  entries: z.array(entryPayload),
 });
 
 const enrollPayload = z.object({
@@ -71,6 +89,12 @@ const enrollPayload = z.object({
   card: z.object({ cardId: z.string(), number: z.string(), chipUid: z.string().nullable() }).nullable(),
 });
 
+function account(delta: Delta, cardholderId: string) {
+  let d = delta.get(cardholderId);
+  if (!d) delta.set(cardholderId, (d = { points: 0, spend: 0, count: 0, last: null }));
+  return d;
+}
+
 export interface Caller {
   terminalId: string;
   storeId: string;
@@ -78,11 +102,23 @@ export interface Caller {
 
 export class HqService {
   private nonceSweep = 0;
+  readonly allowances: Allowances;
 
   constructor(
     readonly db: HqDb,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.allowances = new Allowances(db, clock);
+  }
+
+  /** Signed offline-redemption allowances for the cards a terminal asks about. */
+  async grantAllowances(caller: Caller, cardholderIds: string[]): Promise<AllowancesResponse> {
+    const allowances = await this.db.tx(async (q) => {
+      await q.rows(sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`);
+      return this.allowances.grant(q, caller.terminalId, cardholderIds);
+    });
+    return { publicKey: (await this.allowances.signingKeys()).publicKey, policy: await this.allowances.policy(), allowances };
+  }
 
   // ---- stores, codes, terminals ------------------------------------------------------------
 
@@ -169,11 +205,13 @@ export class HqService {
       const rejected = reasons.size;
       if (run.length) {
         await q.rows(
+          // A replayed operation keeps its first row here; its refusal is in the quarantine.
           sql`INSERT INTO operations (terminal_id, seq, op_id, kind, status, reason, created_at)
               ${unnest(run, [
                 ['text', () => caller.terminalId], ['bigint', (op) => op.seq], ['text', (op) => op.opId], ['text', (op) => op.kind],
                 ['text', (op) => (reasons.has(op.seq) ? 'rejected' : 'applied')], ['text', (op) => reasons.get(op.seq) ?? null], ['timestamptz', (op) => op.createdAt],
-              ])}`,
+              ])}
+              ON CONFLICT (terminal_id, op_id) DO NOTHING`,
         );
       }
       for (const op of run) {
@@ -204,35 +242,174 @@ export class HqService {
         await q.rows<{ op_id: string }>(sql`SELECT op_id FROM operations WHERE terminal_id = ${caller.terminalId} AND op_id = ANY(${sql.param(run.map((op) => op.opId))}::text[])`)
       ).map((r) => r.op_id),
     );
-    const receipts: z.infer<typeof receiptPayload>[] = [];
+    let receipts: z.infer<typeof receiptPayload>[] = [];
+    const malformed = (op: OutboxOp, error: z.ZodError) => `malformed ${op.kind}: ${error.issues[0]?.path.join('.')} ${error.issues[0]?.message}`;
+    const [t] = await q.rows<{ chain_seq: string | number; chain_hash: string }>(sql`SELECT chain_seq, chain_hash FROM terminals WHERE terminal_id = ${caller.terminalId}`);
+    let head: ChainHead = { seq: Number(t!.chain_seq), hash: t!.chain_hash };
+    const quarantined: { op: OutboxOp; reason: string; evidence: unknown }[] = [];
     for (const op of run) {
-      if (seen.has(op.opId)) reasons.set(op.seq, `operation ${op.opId} was already applied under another number`);
-      else if (op.kind === 'sale' || op.kind === 'return') {
-        const p = receiptPayload.safeParse(op.payload);
-        if (p.success) receipts.push(p.data);
-        else reasons.set(op.seq, `malformed ${op.kind}: ${p.error.issues[0]?.path.join('.')} ${p.error.issues[0]?.message}`);
-      } else if (op.kind === 'enroll') {
-        const p = enrollPayload.safeParse(op.payload);
-        const reason = p.success ? await this.applyEnroll(q, caller, p.data) : `malformed enroll: ${p.error.issues[0]?.path.join('.')} ${p.error.issues[0]?.message}`;
-        if (reason) reasons.set(op.seq, reason);
-      } else reasons.set(op.seq, `unknown operation kind "${op.kind}"`);
+      const chain = verifyOperation(head, op.kind, op.payload);
+      const refusal = seen.has(op.opId) ? { reason: `operation ${op.opId} was already applied under another number (replayed)`, evidence: { opId: op.opId, seq: op.seq } } : chain.ok ? null : chain;
       seen.add(op.opId);
+      if (refusal) {
+        // Nothing of a tampered or replayed operation is applied; it is kept with the evidence.
+        reasons.set(op.seq, refusal.reason);
+        quarantined.push({ op, ...refusal });
+        continue;
+      }
+      if (chain.ok) head = chain.head;
+      if (op.kind === 'sale' || op.kind === 'return') {
+        const p = receiptPayload.safeParse(op.payload);
+        if (!p.success) {
+          reasons.set(op.seq, malformed(op, p.error));
+          continue;
+        }
+        const refused = await this.checkAllowance(q, caller, p.data);
+        if (refused) {
+          reasons.set(op.seq, refused);
+          quarantined.push({ op, reason: refused, evidence: { receiptId: p.data.receipt.id, allowance: p.data.allowance } });
+          continue;
+        }
+        if (p.data.allowance) await this.allowances.settle(q, caller.terminalId, p.data.allowance.cardholderId, p.data.allowance.id, p.data.receipt.pointsRedeemed);
+        receipts.push(p.data);
+      } else {
+        // Card operations apply in order with the sales around them: the sales before go first.
+        if (receipts.length) await this.applyReceipts(q, caller, receipts);
+        receipts = [];
+        const reason = await this.applyOther(q, caller, op, malformed);
+        if (reason) reasons.set(op.seq, reason);
+      }
     }
     if (receipts.length) await this.applyReceipts(q, caller, receipts);
+    await q.rows(sql`UPDATE terminals SET chain_seq = ${head.seq}, chain_hash = ${head.hash} WHERE terminal_id = ${caller.terminalId}`);
+    if (quarantined.length) {
+      await q.rows(
+        sql`INSERT INTO quarantine (terminal_id, seq, op_id, kind, reason, evidence)
+            ${unnest(quarantined, [['text', () => caller.terminalId], ['bigint', (x) => x.op.seq], ['text', (x) => x.op.opId], ['text', (x) => x.op.kind], ['text', (x) => x.reason], ['jsonb', (x) => JSON.stringify(x.evidence)]])}
+            ON CONFLICT DO NOTHING`,
+      );
+    }
     return reasons;
+  }
+
+  /** A sale paid with points offline names its allowance: HQ's signature, this terminal and card, in time. */
+  private async checkAllowance(q: Query, caller: Caller, p: z.infer<typeof receiptPayload>): Promise<string | null> {
+    const a = p.allowance;
+    if (!a) return null;
+    const wrong = await this.allowances.check(q, a, caller.terminalId, p.receipt.cardholderId ?? '');
+    if (wrong) return wrong;
+    const lifetimeMs = Date.parse(a.expiresAt) - Date.parse(a.issuedAt);
+    if (!(p.allowanceAgeMs !== undefined && p.allowanceAgeMs >= 0 && p.allowanceAgeMs <= lifetimeMs)) return `allowance ${a.id} had expired when the sale redeemed under it`;
+    return null;
+  }
+
+  /** Operations refused for integrity, newest first: which terminal, which operation and row, and why. */
+  async integrityReport(limit = 500) {
+    return this.db.rows<{ terminal_id: string; store_id: string; seq: string; op_id: string; kind: string; reason: string; evidence: unknown; at: unknown }>(
+      sql`SELECT q.terminal_id, t.store_id, q.seq, q.op_id, q.kind, q.reason, q.evidence, q.at FROM quarantine q JOIN terminals t USING (terminal_id) ORDER BY q.at DESC, q.terminal_id, q.seq LIMIT ${limit}`,
+    );
+  }
+
+  /** Enrollments and the store admin's card operations; returns a refusal or null. */
+  private async applyOther(q: Query, caller: Caller, op: OutboxOp, malformed: (op: OutboxOp, e: z.ZodError) => string): Promise<string | null> {
+    const parse = <T>(schema: z.ZodType<T>): { ok: true; data: T } | { ok: false; reason: string } => {
+      const p = schema.safeParse(op.payload);
+      return p.success ? { ok: true, data: p.data } : { ok: false, reason: malformed(op, p.error) };
+    };
+    switch (op.kind) {
+      case 'enroll': {
+        const p = parse(enrollPayload);
+        return p.ok ? this.applyEnroll(q, caller, p.data) : p.reason;
+      }
+      case 'card': {
+        const p = parse(cardOpPayload);
+        return p.ok ? this.upsertCards(q, p.data.cards) : p.reason;
+      }
+      case 'entries': {
+        const p = parse(entriesOpPayload);
+        if (!p.ok) return p.reason;
+        const delta: Delta = new Map();
+        await this.insertEntries(q, caller.terminalId, p.data.entries.map((e) => ({ ...e, receiptId: null })), delta);
+        await this.applyDelta(q, delta);
+        return null;
+      }
+      case 'merge': {
+        const p = parse(mergeOpPayload);
+        if (!p.ok) return p.reason;
+        const { keepId, duplicateId } = p.data;
+        const known = await q.rows(sql`SELECT cardholder_id FROM cardholders WHERE cardholder_id IN (${keepId}, ${duplicateId})`);
+        if (known.length < 2) return 'merge of a cardholder HQ does not know';
+        const refused = await this.upsertCards(q, p.data.cards);
+        if (refused) return refused;
+        const delta: Delta = new Map();
+        await this.insertEntries(q, caller.terminalId, p.data.entries.map((e) => ({ ...e, receiptId: null })), delta);
+        // The duplicate's purchase history counts for the one kept.
+        const [dup] = await q.rows<{ lifetime_spend: string; purchase_count: number; last_purchase_at: string | null }>(
+          sql`SELECT lifetime_spend, purchase_count, last_purchase_at FROM balances WHERE cardholder_id = ${duplicateId}`,
+        );
+        if (dup) {
+          const spend = Number(dup.lifetime_spend);
+          const keep = delta.get(keepId) ?? { points: 0, spend: 0, count: 0, last: null };
+          const gone = delta.get(duplicateId) ?? { points: 0, spend: 0, count: 0, last: null };
+          delta.set(keepId, { ...keep, spend: keep.spend + spend, count: keep.count + Number(dup.purchase_count), last: dup.last_purchase_at ? new Date(dup.last_purchase_at).toISOString() : keep.last });
+          delta.set(duplicateId, { ...gone, spend: gone.spend - spend, count: gone.count - Number(dup.purchase_count) });
+        }
+        await this.applyDelta(q, delta);
+        await q.rows(sql`UPDATE cardholders SET merged_into = ${keepId} WHERE cardholder_id = ${duplicateId}`);
+        return null;
+      }
+      case 'nps': {
+        const p = parse(npsOpPayload);
+        if (!p.ok) return p.reason;
+        await q.rows(
+          sql`INSERT INTO nps (terminal_id, id, store_id, receipt_id, score, comment, created_at)
+              VALUES (${caller.terminalId}, ${p.data.id}, ${caller.storeId}, ${p.data.receiptId}, ${p.data.score}, ${p.data.comment}, ${p.data.createdAt}) ON CONFLICT DO NOTHING`,
+        );
+        return null;
+      }
+      case 'anonymize': {
+        const p = parse(anonymizeOpPayload);
+        if (!p.ok) return p.reason;
+        const done = await q.rows(sql`UPDATE cardholders SET holder = '{}'::jsonb WHERE cardholder_id = ${p.data.cardholderId} RETURNING cardholder_id`);
+        if (!done.length) return 'anonymize of a cardholder HQ does not know';
+        // The cards go round the feed again, so every terminal drops the personal data too.
+        await q.rows(sql`UPDATE cards SET hq_seq = nextval('hq_feed') WHERE cardholder_id = ${p.data.cardholderId}`);
+        return null;
+      }
+      default:
+        return `unknown operation kind "${op.kind}"`;
+    }
+  }
+
+  /** A card's new state (issued, blocked, replaced, moved to another cardholder); it goes back round the feed. */
+  private async upsertCards(q: Query, cards: z.infer<typeof cardPayload>[]): Promise<string | null> {
+    for (const c of cards) {
+      const [taken] = await q.rows<{ card_id: string }>(sql`SELECT card_id FROM cards WHERE number = ${c.number} AND card_id <> ${c.cardId}`);
+      if (taken) return `card ${c.number.slice(-4)} is already registered as another card`;
+      const [holder] = await q.rows(sql`SELECT 1 FROM cardholders WHERE cardholder_id = ${c.cardholderId}`);
+      if (!holder) return `card ${c.number.slice(-4)} names a cardholder HQ does not know`;
+    }
+    for (const c of cards) {
+      await q.rows(sql`DELETE FROM cards WHERE card_id = ${c.cardId} AND cardholder_id <> ${c.cardholderId}`);
+      await q.rows(
+        sql`INSERT INTO cards (cardholder_id, card_id, number, chip_uid, status) VALUES (${c.cardholderId}, ${c.cardId}, ${c.number}, ${c.chipUid}, ${c.status})
+            ON CONFLICT (cardholder_id, card_id) DO UPDATE SET number = EXCLUDED.number, chip_uid = EXCLUDED.chip_uid, status = EXCLUDED.status, hq_seq = nextval('hq_feed')`,
+      );
+    }
+    return null;
   }
 
   private async applyReceipts(q: Query, caller: Caller, payloads: z.infer<typeof receiptPayload>[]) {
     const T = caller.terminalId;
     const inserted = await q.rows<{ id: string }>(
       sql`INSERT INTO receipts (terminal_id, id, number, kind, original_receipt_id, store_id, card_id, cardholder_id, created_at, gross, discount, redeem_kopecks, to_pay,
-            points_earned, points_redeemed, program_id, program_version, program_hash, chain_seq, hash)
-          ${unnest(payloads.map((p) => p.receipt), [
+            points_earned, points_redeemed, program_id, program_version, program_hash, chain_seq, hash, redeem_offered)
+          ${unnest(payloads.map((p) => ({ ...p.receipt, redeemOffered: p.redeemOffered ?? 0 })), [
             ['text', () => T], ['text', (r) => r.id], ['text', (r) => r.number], ['text', (r) => r.kind], ['text', (r) => r.originalReceiptId ?? null],
             ['text', () => caller.storeId], ['text', (r) => r.cardId], ['text', (r) => r.cardholderId], ['timestamptz', (r) => r.createdAt],
             ['bigint', (r) => r.gross], ['bigint', (r) => r.discount], ['bigint', (r) => r.redeemKopecks], ['bigint', (r) => r.toPay],
             ['integer', (r) => r.pointsEarned], ['integer', (r) => r.pointsRedeemed], ['text', (r) => r.programId ?? null], ['integer', (r) => r.programVersion ?? null],
-            ['text', (r) => r.programHash ?? null], ['bigint', (r) => r.chainSeq], ['text', (r) => r.hash],
+            ['text', (r) => r.programHash ?? null], ['bigint', (r) => r.chainSeq], ['text', (r) => r.hash], ['integer', (r) => r.redeemOffered],
           ])}
           ON CONFLICT DO NOTHING RETURNING id`,
     );
@@ -248,28 +425,117 @@ export class HqService {
             ])} ON CONFLICT DO NOTHING`,
       );
     }
-    const delta = new Map<string, { points: number; spend: number; count: number; last: string | null }>();
-    const account = (h: string) => delta.get(h) ?? (delta.set(h, { points: 0, spend: 0, count: 0, last: null }), delta.get(h)!);
-    const entries = mine.flatMap((p) => p.entries.map((e) => ({ ...e, receiptId: p.receipt.id })));
-    if (entries.length) {
-      const added = await q.rows<{ cardholder_id: string; points: number }>(
-        sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq, hash)
-            ${unnest(entries, [
-              ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', () => T], ['text', (e) => e.receiptId], ['text', (e) => e.kind], ['integer', (e) => e.points],
-              ['text', (e) => e.lotId], ['timestamptz', (e) => e.activatesAt], ['timestamptz', (e) => e.expiresAt], ['timestamptz', (e) => e.createdAt],
-              ['bigint', (e) => e.chainSeq], ['text', (e) => e.hash],
-            ])} ON CONFLICT DO NOTHING RETURNING cardholder_id, points`,
-      );
-      for (const a of added) account(a.cardholder_id).points += Number(a.points);
-    }
+    const delta: Delta = new Map();
+    await this.insertEntries(q, T, mine.flatMap((p) => p.entries.map((e) => ({ ...e, receiptId: p.receipt.id }))), delta);
+    const merged = await this.mergedInto(q, mine.map((p) => p.receipt.cardholderId).filter((h): h is string => !!h));
     for (const { receipt: r } of mine) {
       if (!r.cardholderId) continue;
-      const d = account(r.cardholderId);
+      const d = account(delta, merged.get(r.cardholderId) ?? r.cardholderId);
       const sale = r.kind === 'sale';
       d.spend += (sale ? 1 : -1) * (r.toPay + r.redeemKopecks);
       d.count += sale ? 1 : 0;
       if (sale && (!d.last || r.createdAt > d.last)) d.last = r.createdAt;
     }
+    await this.applyDelta(q, delta);
+  }
+
+  /** Point entries not seen before (a retried batch adds nothing); their points go into `delta`. */
+  private async insertEntries(q: Query, terminalId: string, entries: EntryPayload[], delta: Delta) {
+    if (!entries.length) return;
+    const added = await q.rows<{ id: string; cardholder_id: string; points: number }>(
+      sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq, hash)
+          ${unnest(entries, [
+            ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', () => terminalId], ['text', (e) => e.receiptId], ['text', (e) => e.kind], ['integer', (e) => e.points],
+            ['text', (e) => e.lotId], ['timestamptz', (e) => e.activatesAt], ['timestamptz', (e) => e.expiresAt], ['timestamptz', (e) => e.createdAt],
+            ['bigint', (e) => e.chainSeq], ['text', (e) => e.hash],
+          ])} ON CONFLICT DO NOTHING RETURNING id, cardholder_id, points`,
+    );
+    for (const a of added) account(delta, a.cardholder_id).points += Number(a.points);
+    // Entries a terminal wrote for a cardholder HQ has merged into another follow to the one kept.
+    const merged = await this.mergedInto(q, added.map((a) => a.cardholder_id));
+    if (!merged.size) return;
+    const fresh = new Set(added.map((a) => a.id));
+    const byKeep = new Map<string, EntryPayload[]>();
+    for (const e of entries) {
+      const keep = merged.get(e.cardholderId);
+      if (keep && fresh.has(e.id)) byKeep.set(keep, [...(byKeep.get(keep) ?? []), e]);
+    }
+    for (const [keepId, list] of byKeep) await this.mirrorToKept(q, keepId, list, delta);
+  }
+
+  /** Cardholders among `ids` that HQ merged into another: duplicate → kept. */
+  private async mergedInto(q: Query, ids: string[]): Promise<Map<string, string>> {
+    if (!ids.length) return new Map();
+    const rows = await q.rows<{ cardholder_id: string; merged_into: string }>(
+      sql`SELECT cardholder_id, merged_into FROM cardholders WHERE cardholder_id = ANY(${sql.param([...new Set(ids)])}::text[]) AND merged_into IS NOT NULL`,
+    );
+    return new Map(rows.map((r) => [r.cardholder_id, r.merged_into]));
+  }
+
+  /**
+   * Moves a duplicate's entries to the cardholder kept, as HQ's own pair of transfer entries per
+   * entry: one taking it off the duplicate, one putting it on the kept cardholder with the same
+   * lot structure and expiry (lot L becomes lot "m+L"). The pairs reach every terminal through the
+   * feed, so a terminal that sold on the duplicate ends up showing the merged balance.
+   */
+  private async mirrorToKept(q: Query, keepId: string, entries: Omit<EntryPayload, 'chainSeq' | 'hash'>[], delta: Delta) {
+    const pairs = entries.flatMap((e) => [
+      { cardholderId: e.cardholderId, id: `m-${e.id}`, points: -e.points, lotId: e.lotId ?? e.id, activatesAt: null, expiresAt: null, createdAt: e.createdAt },
+      { cardholderId: keepId, id: `m+${e.id}`, points: e.points, lotId: `m+${e.lotId ?? e.id}`, activatesAt: e.activatesAt, expiresAt: e.expiresAt, createdAt: e.createdAt },
+    ]);
+    if (!pairs.length) return;
+    const added = await q.rows<{ cardholder_id: string; points: number }>(
+      sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at)
+          ${unnest(pairs, [
+            ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', () => 'hq'], ['text', () => null], ['text', () => 'transfer'], ['integer', (e) => e.points],
+            ['text', (e) => e.lotId], ['timestamptz', (e) => e.activatesAt], ['timestamptz', (e) => e.expiresAt], ['timestamptz', (e) => e.createdAt],
+          ])} ON CONFLICT DO NOTHING RETURNING cardholder_id, points`,
+    );
+    for (const a of added) account(delta, a.cardholder_id).points += Number(a.points);
+  }
+
+  /**
+   * Offline enrollment on two terminals can make two cardholders of one person. HQ finds them by
+   * phone and keeps the one enrolled first: the duplicate's cards move to it (and go round the
+   * feed, so every terminal rebinds them), its entries and purchase history follow.
+   */
+  private async mergeDuplicateByPhone(q: Query, cardholderId: string, phone: string) {
+    const [keep] = await q.rows<{ cardholder_id: string }>(
+      sql`SELECT cardholder_id FROM cardholders WHERE holder->>'phone' = ${phone} AND merged_into IS NULL AND cardholder_id <> ${cardholderId}
+          ORDER BY enrolled_at, cardholder_id LIMIT 1`,
+    );
+    if (!keep) return;
+    const keepId = keep.cardholder_id;
+    await q.rows(sql`UPDATE cardholders SET merged_into = ${keepId} WHERE cardholder_id = ${cardholderId}`);
+    await q.rows(
+      sql`WITH moved AS (DELETE FROM cards WHERE cardholder_id = ${cardholderId} RETURNING card_id, number, chip_uid, status)
+          INSERT INTO cards (cardholder_id, card_id, number, chip_uid, status) SELECT ${keepId}, card_id, number, chip_uid, status FROM moved`,
+    );
+    const delta: Delta = new Map();
+    const existing = await q.rows<{ id: string; points: number; lot_id: string | null; activates_at: unknown; expires_at: unknown; created_at: unknown }>(
+      sql`SELECT id, points, lot_id, activates_at, expires_at, created_at FROM point_entries WHERE cardholder_id = ${cardholderId} AND terminal_id <> 'hq'`,
+    );
+    const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+    await this.mirrorToKept(
+      q,
+      keepId,
+      existing.map((e) => ({ id: e.id, cardholderId, kind: 'transfer', points: Number(e.points), lotId: e.lot_id, activatesAt: iso(e.activates_at), expiresAt: iso(e.expires_at), createdAt: iso(e.created_at)!, receiptId: null })),
+      delta,
+    );
+    const [dup] = await q.rows<{ lifetime_spend: string; purchase_count: number; last_purchase_at: unknown }>(sql`SELECT lifetime_spend, purchase_count, last_purchase_at FROM balances WHERE cardholder_id = ${cardholderId}`);
+    if (dup) {
+      const keepD = account(delta, keepId);
+      const dupD = account(delta, cardholderId);
+      keepD.spend += Number(dup.lifetime_spend);
+      keepD.count += Number(dup.purchase_count);
+      keepD.last = iso(dup.last_purchase_at);
+      dupD.spend -= Number(dup.lifetime_spend);
+      dupD.count -= Number(dup.purchase_count);
+    }
+    await this.applyDelta(q, delta);
+  }
+
+  private async applyDelta(q: Query, delta: Delta) {
     if (!delta.size) return;
     await q.rows(
       sql`INSERT INTO balances (cardholder_id, points, lifetime_spend, purchase_count, last_purchase_at)
@@ -284,13 +550,14 @@ export class HqService {
       const [taken] = await q.rows<{ cardholder_id: string }>(sql`SELECT cardholder_id FROM cards WHERE number = ${e.card.number}`);
       if (taken && taken.cardholder_id !== e.cardholderId) return `card ${e.card.number.slice(-4)} is already registered to another cardholder`;
     }
-    await q.rows(
+    const fresh = await q.rows(
       sql`INSERT INTO cardholders (cardholder_id, holder, enrolled_at, store_id) VALUES (${e.cardholderId}, ${JSON.stringify(e.holder)}::jsonb, ${e.enrolledAt}, ${caller.storeId})
-          ON CONFLICT DO NOTHING`,
+          ON CONFLICT DO NOTHING RETURNING cardholder_id`,
     );
     if (e.card) {
       await q.rows(sql`INSERT INTO cards (cardholder_id, card_id, number, chip_uid, status) VALUES (${e.cardholderId}, ${e.card.cardId}, ${e.card.number}, ${e.card.chipUid}, 'active') ON CONFLICT DO NOTHING`);
     }
+    if (fresh.length && typeof e.holder.phone === 'string' && e.holder.phone) await this.mergeDuplicateByPhone(q, e.cardholderId, e.holder.phone);
     return null;
   }
 

@@ -74,3 +74,40 @@ export interface PullResponse {
   entries: RemoteEntry[];
   cards: PulledCard[];
 }
+
+/** HQ's allowance policy (HQ configuration). */
+export interface AllowancePolicy {
+  /** Points reserved per card for one terminal. */
+  perCardPoints: number;
+  /** All of one terminal's reservations together. */
+  perTerminalPoints: number;
+  /** How long an allowance is good for, counted by the terminal from when it received it. */
+  lifetimeHours: number;
+  /** A terminal out of touch with HQ longer than this redeems nothing offline. */
+  maxOfflineHours: number;
+}
+
+/** Points of a card HQ reserved for one terminal's offline redemptions, signed by HQ. */
+export interface SignedAllowance {
+  id: string;
+  terminalId: string;
+  cardholderId: string;
+  points: number;
+  issuedAt: string;
+  expiresAt: string;
+  /** Ed25519 over `allowanceSigningText`, base64. */
+  signature: string;
+}
+
+export function allowanceSigningText(a: Omit<SignedAllowance, 'signature'>): string {
+  return `loyalty-allowance-v1\n${a.id}\n${a.terminalId}\n${a.cardholderId}\n${a.points}\n${a.issuedAt}\n${a.expiresAt}`;
+}
+
+export const allowancesRequest = z.object({ cardholderIds: z.array(z.string().min(1).max(64)).max(1000) });
+
+export interface AllowancesResponse {
+  /** HQ's allowance-signing key (Ed25519 SPKI, base64); the terminal pins it the first time. */
+  publicKey: string;
+  policy: AllowancePolicy;
+  allowances: SignedAllowance[];
+}

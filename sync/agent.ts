@@ -7,6 +7,7 @@ import type { SyncStatus } from '../protocol/api';
 import { HqClient, SyncHttpError } from './client';
 import { loadOrCreateTerminalKey } from './keys';
 import { SyncStore } from './store';
+import { AllowanceStore, type OfflineRedemption } from './allowances';
 
 export interface SyncAgentOptions {
   hqUrl: string;
@@ -24,6 +25,9 @@ export interface SyncAgentOptions {
 
 export class SyncAgent {
   readonly store: SyncStore;
+  readonly allowances: AllowanceStore;
+  /** Cards identified here since the last round: they get an allowance next time. */
+  private readonly wantedCards = new Set<string>();
   private readonly client: HqClient;
   private readonly clock: () => Date;
   private readonly random: () => number;
@@ -41,6 +45,8 @@ export class SyncAgent {
     private readonly opts: SyncAgentOptions,
   ) {
     this.store = new SyncStore(ledger);
+    this.allowances = new AllowanceStore(ledger, this.store);
+    this.lastSuccessAt = this.store.get('last_success_at');
     this.clock = opts.clock ?? (() => new Date());
     this.random = opts.random ?? Math.random;
     this.client = new HqClient(opts.hqUrl, ledger.terminalId, loadOrCreateTerminalKey(opts.keyFile), opts.timeoutMs ?? 15_000);
@@ -55,6 +61,40 @@ export class SyncAgent {
     this.store.put('hq_store_id', r.storeId);
     this.store.put('hq_url', this.opts.hqUrl);
     return r;
+  }
+
+  /** A card was identified at this terminal: it gets an offline allowance at the next round. */
+  want(cardholderId: string) {
+    this.wantedCards.add(cardholderId);
+  }
+
+  /**
+   * Online: HQ's word on the points this card may pay with now, less what this terminal's sales
+   * not yet at HQ already took. Null when HQ cannot answer (the offline rules apply then).
+   */
+  async onlineRedemption(cardholderId: string): Promise<number | null> {
+    // Sales made under this card's allowance must reach HQ before HQ takes the allowance back.
+    const pendingUnderAllowance = this.ledger.sqlite
+      .prepare(`SELECT 1 FROM outbox o JOIN receipts r ON r.id = o.op_id WHERE o.seq > ? AND r.cardholder_id = ? AND o.payload LIKE '%"allowanceAgeMs"%' LIMIT 1`)
+      .get(this.store.ackedThrough(), cardholderId);
+    if (pendingUnderAllowance) return null;
+    try {
+      const { available } = await this.client.redeemCheck(cardholderId);
+      this.ledger.sqlite.prepare('DELETE FROM allowances WHERE cardholder_id = ?').run(cardholderId);
+      const unacked = this.ledger.sqlite
+        .prepare(`SELECT coalesce(sum(r.points_redeemed), 0) FROM receipts r JOIN outbox o ON o.op_id = r.id WHERE r.cardholder_id = ? AND r.kind = 'sale' AND o.seq > ?`)
+        .pluck()
+        .get(cardholderId, this.store.ackedThrough()) as number;
+      return Math.max(0, available - unacked);
+    } catch (e) {
+      this.failed(e);
+      return null;
+    }
+  }
+
+  /** While offline: what this card may pay with here, under HQ's allowance. */
+  offlineRedemption(cardholderId: string): OfflineRedemption {
+    return this.allowances.offlineRedemption(cardholderId, this.clock().toISOString(), this.lastSuccessAt);
   }
 
   status(): SyncStatus {
@@ -84,6 +124,12 @@ export class SyncAgent {
         pulled += page.entries.length + page.cards.length;
         if (!page.more) break;
       }
+      // Offline-redemption allowances for the cards this terminal sees, now that its sales are in.
+      const ids = this.allowances.wanted(this.wantedCards, this.clock().toISOString());
+      if (ids.length) {
+        this.allowances.accept(await this.client.allowances(ids), this.clock().toISOString());
+        this.wantedCards.clear();
+      }
       this.succeeded();
       return { pushed, pulled };
     } catch (e) {
@@ -96,6 +142,7 @@ export class SyncAgent {
     this.online = true;
     this.failures = 0;
     this.lastSuccessAt = this.clock().toISOString();
+    this.store.put('last_success_at', this.lastSuccessAt);
     this.lastError = null;
     this.opts.onStatus?.(this.status());
   }

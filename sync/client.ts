@@ -1,7 +1,7 @@
 // HTTP to HQ: every request signed (protocol/sync.ts), bodies gzip-compressed, a hard timeout.
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { signatureBase, type PullResponse, type PushResponse } from '../protocol/sync';
+import { signatureBase, type AllowancesResponse, type PullResponse, type PushResponse } from '../protocol/sync';
 import type { PendingOp } from './store';
 
 class RawJson {
@@ -39,11 +39,20 @@ export class HqClient {
     return this.request('POST', '/v1/push', new RawJson(body));
   }
 
+  /** Asked at the till while the customer waits: a short timeout, then the offline rules apply. */
+  redeemCheck(cardholderId: string): Promise<{ available: number }> {
+    return this.request('POST', '/v1/redeem-check', { cardholderId }, true, Math.min(this.timeoutMs, 2000));
+  }
+
+  allowances(cardholderIds: string[]): Promise<AllowancesResponse> {
+    return this.request('POST', '/v1/allowances', { cardholderIds });
+  }
+
   pull(cursor: number, limit: number): Promise<PullResponse> {
     return this.request('GET', `/v1/pull?cursor=${cursor}&limit=${limit}`);
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signed = true): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signed = true, timeoutMs = this.timeoutMs): Promise<T> {
     const json = body === undefined ? Buffer.alloc(0) : Buffer.from(body instanceof RawJson ? body.text : JSON.stringify(body));
     const payload = json.length > 1024 ? gzipSync(json, { level: 1 }) : json;
     const headers: Record<string, string> = { 'accept-encoding': 'gzip' };
@@ -59,7 +68,7 @@ export class HqClient {
     }
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: body === undefined ? undefined : payload, signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: body === undefined ? undefined : payload, signal: AbortSignal.timeout(timeoutMs) });
     } catch (e) {
       throw new SyncHttpError(null, `HQ unreachable: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
     }

@@ -1,41 +1,20 @@
 // Terminal ↔ HQ over real HTTP, on embedded PostgreSQL (or the real server with DATABASE_URL).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { Ledger } from '../db/ledger';
+import type { Ledger } from '../db/ledger';
 import { priceBasket, validateProgram } from '../engine';
-import { startTestHq, type TestHq } from '../hq/testing';
 import { sql } from '../hq/db';
-import { SyncAgent } from './agent';
+import { assignRfmSegments } from '../hq/figures';
 import { loadOrCreateTerminalKey } from './keys';
 import { signatureBase } from '../protocol/sync';
+import { SyncAgent } from './agent';
+import { adjustPoints, anonymize, blockCard, mergeCardholders, replaceCard } from '../db/admin';
+import { demoProgram as checked, syncTestbed } from './testkit';
 
-const check = validateProgram(JSON.parse(readFileSync('resources/demo-program.json', 'utf8')));
-if (!check.ok) throw new Error('demo program');
-const checked = check;
 const basket = { lines: [{ sku: 'COFFEE-250', name: 'Кофе', category: 'grocery', qty: 2, unitPrice: 45900 }] };
-
-let hq: TestHq;
-const dirs: string[] = [];
-beforeAll(async () => {
-  hq = await startTestHq();
-});
-afterAll(async () => {
-  await hq.destroy();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-async function terminal(opts: { register?: boolean } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'term-'));
-  dirs.push(dir);
-  const db = join(dir, 'ledger.db');
-  const ledger = new Ledger({ path: db });
-  const agent = new SyncAgent(ledger, { hqUrl: hq.url, keyFile: `${db}.sync-key` });
-  if (opts.register !== false) await agent.register(await hq.service.createRegistrationCode('store-1'));
-  return { ledger, agent, db };
-}
+const bed = syncTestbed();
+const terminal = (opts: { register?: boolean } = {}) => bed.terminal(opts);
 
 function sell(ledger: Ledger, number: string, redeem = 0) {
   const card = ledger.findCard({ number })!;
@@ -53,10 +32,10 @@ describe('sync with HQ', () => {
     expect(t.agent.status()).toMatchObject({ online: true, pendingOperations: 0 });
     const again = await t.agent.syncOnce();
     expect(again.pushed).toBe(0);
-    const [{ n }] = (await hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE terminal_id = ${t.ledger.terminalId}`)) as [{ n: string }];
+    const [{ n }] = (await bed.hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE terminal_id = ${t.ledger.terminalId}`)) as [{ n: string }];
     expect(Number(n)).toBe(5);
     const holder = t.ledger.findCard({ number: '7789000000050' })!.cardholderId;
-    expect((await hq.service.balances()).get(holder)).toBe(t.ledger.balance(holder));
+    expect((await bed.hq.service.balances()).get(holder)).toBe(t.ledger.balance(holder));
     t.ledger.close();
   });
 
@@ -69,17 +48,130 @@ describe('sync with HQ', () => {
     await b.agent.syncOnce();
     const card = b.ledger.findCard({ number: '7789000000035' });
     expect(card?.holder.firstName).toBe('Ольга');
-    const hqBalance = (await hq.service.balances()).get(card!.cardholderId)!;
+    const hqBalance = (await bed.hq.service.balances()).get(card!.cardholderId)!;
     expect(hqBalance).toBeGreaterThan(0);
     expect(b.ledger.balance(card!.cardholderId)).toBe(hqBalance);
     a.ledger.close();
     b.ledger.close();
   });
 
+  it('card operations, returns and adjustments reach HQ and the other terminals; balances agree everywhere', async () => {
+    const a = await terminal();
+    const b = await terminal();
+    const now = () => new Date().toISOString();
+    const who = { userId: 'admin', reason: 'тест синхронизации' };
+    const keep = a.ledger.enroll({ holder: { surname: 'Сидорова', firstName: 'Вера', phone: '+79161110001' }, cardNumber: '7789000001017', now: now(), consentPd: true })!;
+    const dup = a.ledger.enroll({ holder: { surname: 'Сидорова', firstName: 'Вера', phone: '+79161110002' }, cardNumber: '7789000001025', now: now(), consentPd: true })!;
+    const sale = sell(a.ledger, keep.number);
+    sell(a.ledger, dup.number);
+    a.ledger.commitReturn({ originalReceiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: now() });
+    expect((await a.agent.syncOnce()).pushed).toBe(5);
+    await b.agent.syncOnce(); // b knows both cardholders before the admin's changes
+    expect(b.ledger.findCard({ phone: '+79161110001' })?.cardholderId).toBe(keep.cardholderId);
+    adjustPoints(a.ledger, who, keep.cardholderId, 25, now());
+    mergeCardholders(a.ledger, who, keep.cardholderId, dup.cardholderId, now());
+    const replacement = replaceCard(a.ledger, who, keep.cardId, '7789000001033', null, now());
+    blockCard(a.ledger, who, replacement.cardId, now());
+    anonymize(a.ledger, who, keep.cardholderId, now());
+    a.ledger.recordNps({ receiptId: sale.receiptId, score: 9, comment: 'всё отлично', now: now() });
+    const pushed = await a.agent.syncOnce();
+    expect(pushed.pushed).toBe(6);
+    const [answer] = await bed.hq.db.rows<{ score: number; store_id: string }>(sql`SELECT score, store_id FROM nps WHERE terminal_id = ${a.ledger.terminalId}`);
+    expect(answer).toMatchObject({ score: 9, store_id: 'store-1' });
+    const rejected = await bed.hq.db.rows(sql`SELECT reason FROM operations WHERE terminal_id = ${a.ledger.terminalId} AND status = 'rejected'`);
+    expect(rejected).toEqual([]);
+    const hqBalances = await bed.hq.service.balances();
+    expect(hqBalances.get(keep.cardholderId)).toBe(a.ledger.balance(keep.cardholderId));
+    expect(hqBalances.get(dup.cardholderId) ?? 0).toBe(0);
+    const [merged] = await bed.hq.db.rows<{ merged_into: string; holder: unknown }>(sql`SELECT merged_into, holder FROM cardholders WHERE cardholder_id = ${dup.cardholderId}`);
+    expect(merged!.merged_into).toBe(keep.cardholderId);
+    const [kept] = await bed.hq.db.rows<{ purchase_count: number }>(sql`SELECT purchase_count FROM balances WHERE cardholder_id = ${keep.cardholderId}`);
+    expect(Number(kept!.purchase_count)).toBe(2);
+
+    await b.agent.syncOnce();
+    expect(b.ledger.findCard({ number: keep.number })?.status).toBe('replaced');
+    expect(b.ledger.findCard({ number: '7789000001033' })?.status).toBe('blocked');
+    const moved = b.ledger.findCard({ number: dup.number })!;
+    expect(moved.cardholderId).toBe(keep.cardholderId);
+    expect(moved.holder).toEqual({}); // anonymized at HQ, so here too
+    expect(b.ledger.findCard({ phone: '+79161110001' })).toBeNull();
+    expect(b.ledger.balance(keep.cardholderId)).toBe(a.ledger.balance(keep.cardholderId));
+    a.ledger.close();
+    b.ledger.close();
+  });
+
+  it('one person enrolled offline on two terminals with one phone: HQ merges them and every terminal shows one balance', async () => {
+    const a = await terminal();
+    const b = await terminal();
+    const phone = '+79265550000';
+    const first = a.ledger.enroll({ holder: { firstName: 'Лидия', phone }, cardNumber: '7789000002015', now: new Date(Date.now() - 60_000).toISOString(), consentPd: true })!;
+    const second = b.ledger.enroll({ holder: { firstName: 'Лидия', surname: 'Котова', phone }, cardNumber: '7789000002023', now: new Date().toISOString(), consentPd: true })!;
+    expect(first.cardholderId).not.toBe(second.cardholderId); // ids minted offline never collide
+    sell(a.ledger, first.number);
+    sell(b.ledger, second.number);
+    sell(b.ledger, second.number);
+    await a.agent.syncOnce();
+    await b.agent.syncOnce();
+    sell(b.ledger, second.number); // b still sells on its card before it hears of the merge
+    await b.agent.syncOnce();
+    await a.agent.syncOnce();
+    await b.agent.syncOnce();
+
+    const [dup] = await bed.hq.db.rows<{ merged_into: string }>(sql`SELECT merged_into FROM cardholders WHERE cardholder_id = ${second.cardholderId}`);
+    expect(dup!.merged_into).toBe(first.cardholderId);
+    const hqBalances = await bed.hq.service.balances();
+    const [{ total }] = (await bed.hq.db.rows<{ total: string }>(sql`SELECT sum(points) AS total FROM point_entries WHERE terminal_id <> 'hq' AND cardholder_id IN (${first.cardholderId}, ${second.cardholderId})`)) as [{ total: string }];
+    expect(hqBalances.get(first.cardholderId)).toBe(Number(total)); // everything the two terminals wrote
+    expect(hqBalances.get(second.cardholderId) ?? 0).toBe(0);
+    const [kept] = await bed.hq.db.rows<{ purchase_count: number }>(sql`SELECT purchase_count FROM balances WHERE cardholder_id = ${first.cardholderId}`);
+    expect(Number(kept!.purchase_count)).toBe(4);
+    for (const t of [a, b]) {
+      for (const number of [first.number, second.number]) {
+        const card = t.ledger.findCard({ number })!;
+        expect(card.cardholderId).toBe(first.cardholderId);
+        expect(t.ledger.balance(card.cardholderId)).toBe(hqBalances.get(first.cardholderId));
+      }
+      expect(t.ledger.findCard({ phone })?.cardholderId).toBe(first.cardholderId);
+      expect(t.ledger.verify().ok).toBe(true);
+    }
+    a.ledger.close();
+    b.ledger.close();
+  });
+
+  it('HQ writes RFM segments into the profiles; terminals price with them (a segment offer)', async () => {
+    const t = await terminal();
+    const now = () => new Date().toISOString();
+    const x = t.ledger.enroll({ holder: { firstName: 'Рита', phone: '+79165550101' }, cardNumber: '7789000007014', now: now(), consentPd: true })!;
+    const y = t.ledger.enroll({ holder: { firstName: 'Лев', phone: '+79165550102' }, cardNumber: '7789000007022', now: now(), consentPd: true })!;
+    const since = now(); // only these sales are in the period
+    sell(t.ledger, y.number);
+    sell(t.ledger, x.number);
+    sell(t.ledger, x.number); // x bought last and more often
+    await t.agent.syncOnce();
+    expect(await assignRfmSegments(bed.hq.db, { from: since, to: new Date(Date.now() + 60_000).toISOString() })).toBe(2);
+    await t.agent.syncOnce();
+    const segX = t.ledger.findCard({ number: x.number })!.holder.segments as string[];
+    const segY = t.ledger.findCard({ number: y.number })!.holder.segments as string[];
+    expect(segX[0]).toMatch(/^rfm:/);
+    expect(segX).not.toEqual(segY);
+    expect(t.ledger.findCard({ number: x.number })!.holder.firstName).toBe('Рита'); // the rest of the profile stays
+
+    const withOffer = validateProgram({
+      ...JSON.parse(readFileSync('resources/demo-program.json', 'utf8')),
+      version: 2,
+      discounts: [{ id: 'rfm-offer', name: 'Для лучших клиентов', type: 'offer', when: { segments: [segX[0]] }, percent: 7 }],
+    });
+    if (!withOffer.ok) throw new Error(JSON.stringify(withOffer.errors));
+    const price = (number: string) => priceBasket(withOffer.program, withOffer.hash, t.ledger.cardState(t.ledger.findCard({ number })!), basket, { now: now() });
+    expect(price(x.number).totals.discount).toBeGreaterThan(0);
+    expect(price(y.number).totals.discount).toBe(0);
+    t.ledger.close();
+  });
+
   it('refuses unregistered, tampered, replayed and revoked requests with 401 and changes nothing', async () => {
     const t = await terminal({ register: false });
     await expect(t.agent.register('WRONGCODE1')).rejects.toThrow(/401/);
-    const code = await hq.service.createRegistrationCode('store-1');
+    const code = await bed.hq.service.createRegistrationCode('store-1');
     await t.agent.register(code);
     const other = await terminal({ register: false });
     await expect(other.agent.register(code)).rejects.toThrow(/401/); // one-time code
@@ -87,7 +179,7 @@ describe('sync with HQ', () => {
     const key = loadOrCreateTerminalKey(`${t.db}.sync-key`);
     const send = async (body: string, sigBody = body, nonce = randomBytes(18).toString('base64url'), ts = new Date().toISOString(), terminalId = t.ledger.terminalId) => {
       const sig = key.sign(signatureBase('POST', '/v1/push', ts, nonce, createHash('sha256').update(sigBody).digest('hex')));
-      const res = await fetch(new URL('/v1/push', hq.url), { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-terminal-id': terminalId, 'x-timestamp': ts, 'x-nonce': nonce, 'x-signature': sig } });
+      const res = await fetch(new URL('/v1/push', bed.hq.url), { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-terminal-id': terminalId, 'x-timestamp': ts, 'x-nonce': nonce, 'x-signature': sig } });
       return res.status;
     };
     const good = JSON.stringify({ ops: [] });
@@ -97,9 +189,9 @@ describe('sync with HQ', () => {
     expect(await send(JSON.stringify({ ops: [{ seq: 1, opId: 'x', kind: 'sale', payload: {}, createdAt: 'now' }] }), good)).toBe(401); // altered
     expect(await send(good, good, undefined, new Date(Date.now() - 3600_000).toISOString())).toBe(401); // stale
     expect(await send(good, good, undefined, undefined, 'no-such-terminal')).toBe(401);
-    await hq.service.revoke(t.ledger.terminalId);
+    await bed.hq.service.revoke(t.ledger.terminalId);
     expect(await send(good)).toBe(401);
-    const [{ acked }] = (await hq.db.rows<{ acked: string }>(sql`SELECT acked_seq AS acked FROM terminals WHERE terminal_id = ${t.ledger.terminalId}`)) as [{ acked: string }];
+    const [{ acked }] = (await bed.hq.db.rows<{ acked: string }>(sql`SELECT acked_seq AS acked FROM terminals WHERE terminal_id = ${t.ledger.terminalId}`)) as [{ acked: string }];
     expect(Number(acked)).toBe(0);
     t.ledger.close();
     other.ledger.close();
@@ -107,7 +199,7 @@ describe('sync with HQ', () => {
 
   it('two terminals use one card while both are offline; back online, both sales count once and balances converge', async () => {
     const { seedHqDemo } = await import('../hq/demo');
-    await seedHqDemo(hq.service);
+    await seedHqDemo(bed.hq.service);
     const a = await terminal();
     const b = await terminal();
     await a.agent.syncOnce();
@@ -129,11 +221,11 @@ describe('sync with HQ', () => {
     for (const t of [a, b]) expect(t.ledger.balance(holder)).toBe(entries(t.ledger)); // offline, each knows only its own sales
     // Online again.
     for (const t of [a, b, a]) await t.agent.syncOnce();
-    const hqBalance = (await hq.service.balances()).get(holder)!;
+    const hqBalance = (await bed.hq.service.balances()).get(holder)!;
     expect(hqBalance).toBe(entries(a.ledger) + entries(b.ledger));
     expect(a.ledger.balance(holder)).toBe(hqBalance);
     expect(b.ledger.balance(holder)).toBe(hqBalance);
-    const [{ n }] = (await hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE cardholder_id = ${holder}`)) as [{ n: string }];
+    const [{ n }] = (await bed.hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE cardholder_id = ${holder}`)) as [{ n: string }];
     expect(Number(n)).toBe(4);
     a.ledger.close();
     b.ledger.close();

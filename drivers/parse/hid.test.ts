@@ -84,6 +84,14 @@ describe('HID swipe reports', () => {
     const bank = decodeMagtek(magtekReport(['%B4111111111111111^DOE/JOHN^2812101000000000000000?', ';4111111111111111=28121010000000000000?', null]));
     expect(bank.ok && identifyCard(swipeText(bank.value))).toMatchObject({ ok: false, error: { code: 'bank_card' } });
   });
+  it('refuses a descriptor that asks for billions of fields or giant values (found by the fuzz below)', () => {
+    // Report Size 8, Report Count 0xFFFFFFFF, Usage, Input (Data,Var): 2^32 fields.
+    const huge = Uint8Array.of(0x75, 0x08, 0x97, 0xff, 0xff, 0xff, 0xff, 0x09, 0x11, 0x81, 0x02);
+    expect(parseReportDescriptor(huge)).toMatchObject({ ok: false, error: { code: 'hid_report' } });
+    const wide = Uint8Array.of(0x77, 0x00, 0x01, 0x00, 0x00, 0x95, 0x02, 0x09, 0x11, 0x09, 0x12, 0x81, 0x02); // 256-bit values
+    expect(parseReportDescriptor(wide)).toMatchObject({ ok: false, error: { code: 'hid_report' } });
+    expect(parseReportDescriptor(msrReportDescriptor()).ok).toBe(true);
+  });
   it('never throws on 100,000 random reports of each layout', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 520 }), fc.uint8Array({ maxLength: 80 }), (report, desc) => {

@@ -1,24 +1,13 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import type { Reason, TerminalEvent } from '../../protocol/api';
+import type { TerminalEvent } from '../../protocol/api';
+import { ReasonList } from './common';
+import { ClientsScreen, EnrollScreen, LoginScreen, ReturnScreen, ShiftScreen } from './screens';
+import { screenKeys, useSession, type Screen } from './session';
 import { api } from './transport';
 import { useCheckout } from './store';
 import { formatMoney, setLanguage } from './i18n';
 import { useWedgeReader } from './wedge';
-
-function ReasonList({ reasons }: { reasons: Reason[] }) {
-  const { i18n } = useTranslation();
-  if (!reasons.length) return null;
-  return (
-    <ul className="reasons">
-      {reasons.map((r, i) => (
-        <li key={i} data-testid="reason">
-          {i18n.language === 'en' ? r.en : r.ru}
-        </li>
-      ))}
-    </ul>
-  );
-}
 
 /** "3 мин" / "2 h 5 min": how long the oldest operation has waited. */
 function formatAge(ms: number, lang: string): string {
@@ -61,18 +50,62 @@ function ProductEntry() {
   const addProduct = useCheckout((s) => s.addProduct);
   const showError = useCheckout((s) => s.showError);
   const [query, setQuery] = useState('');
-  const submit = async (e: FormEvent) => {
+  // A scanner sends the next barcode before the last lookup has answered: the field is cleared at
+  // once and lookups are queued, so every scan lands in the basket, in the order it was scanned.
+  const queue = useRef(Promise.resolve());
+  const submit = (e: FormEvent) => {
     e.preventDefault();
-    const r = await api.call('findProducts', { query });
-    if (!r.ok) return showError(r.error);
-    const [first] = r.value;
-    if (!first) return showError({ code: 'not_found', message: `No item matches "${query}"`, messageRu: `Товар «${query}» не найден` });
-    await addProduct(first);
+    const wanted = query.trim();
+    if (!wanted) return;
     setQuery('');
+    queue.current = queue.current.then(async () => {
+      const r = await api.call('findProducts', { query: wanted });
+      if (!r.ok) return showError(r.error);
+      const [first] = r.value;
+      if (!first) return showError({ code: 'not_found', message: `No item matches "${wanted}"`, messageRu: `Товар «${wanted}» не найден` });
+      await addProduct(first);
+    });
   };
   return (
-    <form onSubmit={submit} className="product-entry">
-      <input id="product-search" data-testid="product-search" value={query} onChange={(e) => setQuery(e.target.value)} placeholder={t('productSearch')} accessKey="2" />
+    <>
+      <form onSubmit={submit} className="product-entry">
+        <input id="product-search" data-testid="product-search" value={query} onChange={(e) => setQuery(e.target.value)} placeholder={t('productSearch')} accessKey="2" />
+        <button type="submit">{t('add')}</button>
+      </form>
+      <FreeAmount />
+    </>
+  );
+}
+
+const freeCategories = ['grocery', 'dairy', 'bakery', 'produce', 'appliances', 'doors', 'services', 'alcohol', 'tobacco'];
+
+/** A line without a catalogue item: an amount in roubles and the category the rules apply to (F7). */
+function FreeAmount() {
+  const { t } = useTranslation();
+  const addProduct = useCheckout((s) => s.addProduct);
+  const showError = useCheckout((s) => s.showError);
+  const [amount, setAmount] = useState('');
+  const [category, setCategory] = useState('grocery');
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const m = /^(\d{1,7})(?:[.,](\d{1,2}))?$/.exec(amount.trim());
+    if (!m || (m[1] === '0' && !Number(m[2] ?? 0))) {
+      return showError({ code: 'bad_amount', message: 'Type an amount in roubles, e.g. 250 or 99,90', messageRu: 'Введите сумму в рублях, например 250 или 99,90' });
+    }
+    const kopecks = Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
+    await addProduct({ sku: `FREE-${category}-${kopecks}-${Date.now()}`, barcode: '', name: `${t('freeAmount')}: ${t(`cat_${category}`)}`, category, unitPrice: kopecks });
+    setAmount('');
+  };
+  return (
+    <form onSubmit={submit} className="product-entry free-amount">
+      <input id="free-amount" data-testid="free-amount" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} placeholder={`${t('freeAmount')}, ₽ (F7)`} />
+      <select data-testid="free-category" value={category} onChange={(e) => setCategory(e.target.value)}>
+        {freeCategories.map((c) => (
+          <option key={c} value={c}>
+            {t(`cat_${c}`)}
+          </option>
+        ))}
+      </select>
       <button type="submit">{t('add')}</button>
     </form>
   );
@@ -121,7 +154,7 @@ function Basket() {
 }
 
 function CustomerPanel() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { customer, identify, setCustomer } = useCheckout();
   const [query, setQuery] = useState('');
   if (!customer) {
@@ -147,6 +180,12 @@ function CustomerPanel() {
         {customer.maskedNumber}
       </p>
       <dl>
+        {customer.tier && (
+          <>
+            <dt>{t('tier')}</dt>
+            <dd data-testid="tier">{i18n.language === 'en' ? customer.tier.en : customer.tier.ru}</dd>
+          </>
+        )}
         <dt>{t('balance')}</dt>
         <dd data-testid="balance">{customer.balance}</dd>
         <dt>{t('available')}</dt>
@@ -211,7 +250,7 @@ function ReceiptView() {
   return (
     <section className="receipt" data-testid="receipt">
       <h2>
-        {t('receipt')} {receipt.receiptNumber}
+        {t('receipt')} <span data-testid="receipt-number">{receipt.receiptNumber}</span>
       </h2>
       <ReasonList reasons={receipt.priced.lines.flatMap((l) => l.reasons).concat(receipt.priced.reasons)} />
       <p>
@@ -222,8 +261,46 @@ function ReceiptView() {
           {t('newBalance')}: <strong data-testid="new-balance">{receipt.customer.balance}</strong> {t('points')}
         </p>
       )}
+      <Nps receiptId={receipt.receiptId} />
       <button onClick={newSale}>{t('newSale')} (Esc)</button>
     </section>
+  );
+}
+
+/** One keypress (F9) to offer the customer the NPS question; one click for the answer. */
+function Nps({ receiptId }: { receiptId: string }) {
+  const { t } = useTranslation();
+  const [open, setOpen] = useState(false);
+  const [comment, setComment] = useState('');
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    const key = (e: KeyboardEvent) => {
+      if (e.key === 'F9') {
+        e.preventDefault();
+        setOpen(true);
+      }
+    };
+    window.addEventListener('keydown', key);
+    return () => window.removeEventListener('keydown', key);
+  }, []);
+  if (saved) return <p className="ok" data-testid="nps-saved">{t('npsThanks')}</p>;
+  if (!open) return <button data-testid="nps-offer" onClick={() => setOpen(true)}>{t('npsOffer')} (F9)</button>;
+  const answer = async (score: number) => {
+    const r = await api.call('nps', { receiptId, score, ...(comment.trim() ? { comment } : {}) });
+    if (r.ok) setSaved(true);
+  };
+  return (
+    <div className="nps" data-testid="nps">
+      <p>{t('npsQuestion')}</p>
+      <div className="row">
+        {Array.from({ length: 11 }, (_, i) => (
+          <button key={i} data-testid={`nps-${i}`} onClick={() => void answer(i)}>
+            {i}
+          </button>
+        ))}
+      </div>
+      <input data-testid="nps-comment" value={comment} onChange={(e) => setComment(e.target.value)} placeholder={t('npsComment')} />
+    </div>
   );
 }
 
@@ -248,22 +325,77 @@ function SimulatedReader() {
   );
 }
 
+const screens: { id: Screen; key: string }[] = [
+  { id: 'sale', key: 'F1' },
+  { id: 'return', key: 'F4' },
+  { id: 'enroll', key: 'F5' },
+  { id: 'clients', key: 'F6' },
+  { id: 'shift', key: 'F8' },
+];
+
+function Nav() {
+  const { t } = useTranslation();
+  const { screen, go, session, logout } = useSession();
+  return (
+    <nav className="nav">
+      {screens.map((s) => (
+        <button key={s.id} data-testid={`nav-${s.id}`} className={screen === s.id ? 'active' : ''} onClick={() => go(s.id)}>
+          {t(`screen_${s.id}`)} <kbd>{s.key}</kbd>
+        </button>
+      ))}
+      <span className="who" data-testid="who">
+        {session?.user?.name}
+      </span>
+      <button data-testid="logout" onClick={() => void logout()}>
+        {t('logout')}
+      </button>
+    </nav>
+  );
+}
+
+function SaleScreen() {
+  return (
+    <main>
+      <div className="left">
+        <ProductEntry />
+        <Basket />
+      </div>
+      <div className="right">
+        <CustomerPanel />
+        <Totals />
+        <ReceiptView />
+      </div>
+    </main>
+  );
+}
+
 export function App() {
   const { i18n } = useTranslation();
   const { error, refreshStatus, setCustomer, showError, checkout, newSale } = useCheckout();
+  const { session, screen, go, refresh: refreshSession, setSwipedCard, openShift } = useSession();
   const errorRef = useRef<HTMLDivElement>(null);
   useWedgeReader();
 
   useEffect(() => {
     void refreshStatus();
+    void refreshSession();
     const timer = setInterval(() => void refreshStatus(), 5000);
     const off = api.subscribe((ev: TerminalEvent) => {
       if (ev.type === 'card') void setCustomer(ev.customer);
-      else if (ev.type === 'cardError') showError({ code: 'card', message: ev.message, messageRu: ev.messageRu });
-      else void refreshStatus();
+      else if (ev.type === 'unknownCard') setSwipedCard(ev.maskedNumber);
+      else if (ev.type === 'cardError') {
+        if (useSession.getState().screen !== 'enroll') showError({ code: 'card', message: ev.message, messageRu: ev.messageRu });
+      } else void refreshStatus();
     });
     const keys = (e: KeyboardEvent) => {
-      if (e.key === 'F12' || (e.key === 'Enter' && e.ctrlKey)) {
+      const target = screenKeys[e.key];
+      const state = useSession.getState();
+      if (target && state.session?.user) {
+        e.preventDefault();
+        if (target === 'shift' && !state.session.shift) void openShift();
+        else go(target);
+      } else if (state.screen !== 'sale') return;
+      else if (e.key === 'F12' || (e.key === 'Enter' && e.ctrlKey)) {
         e.preventDefault();
         void checkout();
       } else if (e.key === 'Escape') newSale();
@@ -273,6 +405,9 @@ export function App() {
       } else if (e.key === 'F3') {
         e.preventDefault();
         document.getElementById('card-query')?.focus();
+      } else if (e.key === 'F7') {
+        e.preventDefault();
+        document.getElementById('free-amount')?.focus();
       }
     };
     window.addEventListener('keydown', keys);
@@ -281,27 +416,32 @@ export function App() {
       off();
       window.removeEventListener('keydown', keys);
     };
-  }, [refreshStatus, setCustomer, showError, checkout, newSale]);
+  }, [refreshStatus, refreshSession, setCustomer, showError, checkout, newSale, go, setSwipedCard, openShift]);
 
+  const ready = !!session?.user && !!session.shift;
   return (
     <div className="app">
       <StatusBar />
+      {ready && <Nav />}
       {error && (
         <div className="error" role="alert" data-testid="error" ref={errorRef} onClick={() => showError(null)}>
           {i18n.language === 'en' ? error.message : error.messageRu}
         </div>
       )}
-      <main>
-        <div className="left">
-          <ProductEntry />
-          <Basket />
+      {!ready ? (
+        <div className="center">
+          <LoginScreen />
         </div>
-        <div className="right">
-          <CustomerPanel />
-          <Totals />
-          <ReceiptView />
+      ) : screen === 'sale' ? (
+        <SaleScreen />
+      ) : (
+        <div className="center">
+          {screen === 'return' && <ReturnScreen />}
+          {screen === 'enroll' && <EnrollScreen />}
+          {screen === 'clients' && <ClientsScreen />}
+          {screen === 'shift' && <ShiftScreen />}
         </div>
-      </main>
+      )}
       <footer>
         <SimulatedReader />
       </footer>

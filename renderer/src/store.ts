@@ -32,13 +32,18 @@ interface CheckoutState {
 }
 
 export const useCheckout = create<CheckoutState>((set, get) => {
+  // Prices can come back out of order when items are scanned fast; only the latest request's
+  // answer is shown, so the basket on screen is always priced as it stands.
+  let latest = 0;
   const reprice = async () => {
     const { lines, customer, redeemPoints } = get();
+    const mine = ++latest;
     if (!lines.length) {
       set({ priced: null });
       return;
     }
     const r = await api.call('price', { cardId: customer?.cardId ?? null, lines, redeemPoints });
+    if (mine !== latest) return;
     if (r.ok) set({ priced: r.value, error: null });
     else set({ error: r.error });
   };

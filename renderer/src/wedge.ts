@@ -5,6 +5,7 @@ import { useEffect, useRef } from 'react';
 import { createWedgeDecoder, type WedgeStep } from '../../drivers/parse/wedge';
 import { api } from './transport';
 import { useCheckout } from './store';
+import { useSession } from './session';
 
 /** Insert text at the caret of the focused input/textarea the way typing would (React sees it). */
 function typeIntoFocused(text: string) {
@@ -21,7 +22,8 @@ function typeIntoFocused(text: string) {
 
 async function defaultBurst(text: string) {
   const r = await api.call('wedgeRead', { text });
-  if (!r.ok) useCheckout.getState().showError(r.error);
+  // On the enrollment screen an unregistered card is the one being bound, not an error.
+  if (!r.ok && !(r.error.code === 'unknown_card' && useSession.getState().screen === 'enroll')) useCheckout.getState().showError(r.error);
 }
 
 export function useWedgeReader(onBurst?: (text: string) => void) {

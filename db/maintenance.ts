@@ -1,0 +1,107 @@
+// Keeping the ledger well: scheduled online backups with retention, scheduled WAL checkpoints,
+// the scheduled ledger jobs (expiry, burn) and restoring the latest good backup after damage.
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, renameSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Ledger } from './ledger';
+import { backupTo, listBackups } from './open';
+import { runLedgerJobs, type JobReport } from './jobs';
+import type { Program } from '../engine';
+
+export interface MaintenanceOptions {
+  dbPath: string;
+  /** Online backup every this many minutes (default 6 hours), keeping `keepBackups` (default 14). */
+  backupEveryMinutes?: number;
+  keepBackups?: number;
+  /** PASSIVE WAL checkpoint every this many minutes (default 5). */
+  checkpointEveryMinutes?: number;
+  /** Expiry and burn every this many minutes (default 60). */
+  jobsEveryMinutes?: number;
+  program: () => Program | null;
+  clock: () => Date;
+  onError: (what: string, e: unknown) => void;
+  onJobs?: (report: JobReport) => void;
+}
+
+/** Timers for the three chores; none keeps the process alive, and a failing chore is logged, not fatal. */
+export class Maintenance {
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly opts: MaintenanceOptions,
+  ) {}
+
+  start() {
+    const every = (minutes: number, what: string, fn: () => void) => {
+      const t = setInterval(() => {
+        try {
+          fn();
+        } catch (e) {
+          this.opts.onError(what, e);
+        }
+      }, minutes * 60_000);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.checkpointEveryMinutes ?? 5, 'checkpoint', () => this.checkpoint());
+    every(this.opts.backupEveryMinutes ?? 360, 'backup', () => this.backup());
+    every(this.opts.jobsEveryMinutes ?? 60, 'ledger jobs', () => this.runJobs());
+  }
+
+  stop() {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+  }
+
+  /** Moves WAL pages into the main file without waiting for readers (a till never stalls on it). */
+  checkpoint() {
+    return this.ledger.sqlite.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  backup(): string {
+    return backupTo(this.ledger.sqlite, this.opts.dbPath, 'scheduled', this.opts.keepBackups ?? 14);
+  }
+
+  runJobs(): JobReport {
+    const report = runLedgerJobs(this.ledger, this.opts.program(), this.opts.clock().toISOString());
+    this.opts.onJobs?.(report);
+    return report;
+  }
+}
+
+export interface RestoreReport {
+  restoredFrom: string;
+  damagedKeptAt: string | null;
+}
+
+/**
+ * Puts the newest backup that passes `quick_check` (or the one given) in place of the ledger. The
+ * damaged file is never deleted: it is kept beside, renamed, with its WAL, for whoever must
+ * recover the sales committed after the backup (those already uploaded are safe at HQ).
+ */
+export function restoreBackup(dbPath: string, from?: string): RestoreReport {
+  const target = resolve(dbPath);
+  const candidates = from ? [resolve(from)] : listBackups(target);
+  if (!candidates.length) throw new Error(`No backups of ${dbPath} were found (they live in the backups/ folder beside it).`);
+  const good = candidates.find((file) => {
+    if (!existsSync(file)) return false;
+    try {
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        return db.pragma('quick_check', { simple: true }) === 'ok';
+      } finally {
+        db.close();
+      }
+    } catch {
+      return false;
+    }
+  });
+  if (!good) throw new Error(from ? `The backup ${from} is missing or damaged too.` : `None of the ${candidates.length} backups of ${dbPath} passes its integrity check.`);
+  let damagedKeptAt: string | null = null;
+  if (existsSync(target)) {
+    damagedKeptAt = `${target}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm']) if (existsSync(target + suffix)) renameSync(target + suffix, damagedKeptAt + suffix);
+  }
+  copyFileSync(good, target);
+  return { restoredFrom: good, damagedKeptAt };
+}

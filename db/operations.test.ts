@@ -1,0 +1,252 @@
+// Card operations, returns, scheduled jobs, users and shifts on a real SQLite ledger, priced by the
+// real engine with the demo program. After every operation the ledger must still verify: the
+// chain links, and every cached balance equals the sum of its entries.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ledger, ReturnRefused, type CardRecord } from './ledger';
+import { adjustPoints, anonymize, auditTrail, blockCard, closeShift, createUser, issueCard, LedgerRuleError, login, mergeCardholders, openShift, replaceCard, unblockCard } from './admin';
+import { burnInactive, expireLots } from './jobs';
+import { readProgramFile } from '../core/program';
+import { resourcePath } from '../core/resources';
+import { priceBasket } from '../engine';
+
+const dirs: string[] = [];
+function tempLedger() {
+  const dir = mkdtempSync(join(tmpdir(), 'ops-'));
+  dirs.push(dir);
+  return new Ledger({ path: join(dir, 'ledger.db') });
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const { program, hash } = readProgramFile(resourcePath('demo-program.json'));
+const T0 = '2026-06-01T10:00:00.000Z';
+const admin = { userId: 'admin-1', reason: 'заявление клиента' };
+
+function enroll(ledger: Ledger, number: string, phone: string, surname = 'Иванова') {
+  return ledger.enroll({ holder: { surname, firstName: 'Мария', phone }, cardNumber: number, now: T0, consentPd: true })!;
+}
+
+function sell(ledger: Ledger, card: CardRecord, lines: { sku: string; qty: number; unitPrice: number; category?: string }[], now: string, redeemPoints = 0) {
+  const priced = priceBasket(program, hash, ledger.cardState(ledger.findCard({ number: card.number })!), { lines: lines.map((l) => ({ name: l.sku, category: l.category ?? 'grocery', ...l })) }, { now, redeemPoints });
+  return { priced, committed: ledger.commitSale({ card, priced, now }) };
+}
+
+function expectVerified(ledger: Ledger) {
+  const report = ledger.verify();
+  expect(report.problems).toEqual([]);
+  expect(report.ok).toBe(true);
+}
+
+describe('returns', () => {
+  it('two partial returns have exactly the effect of one full return, and redeemed points go back to their lot with its expiry', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    sell(ledger, card, [{ sku: 'A', qty: 1, unitPrice: 200000 }], T0); // welcome + earn
+    const before = ledger.balance(card.cardholderId);
+    const lotsBefore = ledger.lots(card.cardholderId);
+    const { priced, committed } = sell(ledger, card, [{ sku: 'B', qty: 3, unitPrice: 33333 }, { sku: 'C', qty: 2, unitPrice: 45000 }], '2026-06-02T10:00:00.000Z', 150);
+    expect(priced.totals.pointsRedeemed).toBeGreaterThan(0);
+
+    const r1 = ledger.commitReturn({ originalReceiptId: committed.receiptNumber, lines: [{ lineNo: 1, qty: 2 }], now: '2026-06-03T10:00:00.000Z' });
+    const r2 = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }, { lineNo: 2, qty: 2 }], now: '2026-06-03T11:00:00.000Z' });
+    expect(r2.priced.complete).toBe(true);
+    expect(r1.priced.totals.refund + r2.priced.totals.refund).toBe(priced.totals.toPay);
+    expect(r1.priced.totals.pointsRestored + r2.priced.totals.pointsRestored).toBe(priced.totals.pointsRedeemed);
+    // The card is exactly where it was before the sale: same balance, same lots, same expiry dates.
+    expect(ledger.balance(card.cardholderId)).toBe(before);
+    const lotsAfter = ledger.lots(card.cardholderId);
+    expect(lotsAfter.map((l) => [l.lotId, l.points, l.expiresAt]).sort()).toEqual(lotsBefore.map((l) => [l.lotId, l.points, l.expiresAt]).sort());
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('refuses to return more than is left and writes nothing', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    const { committed } = sell(ledger, card, [{ sku: 'A', qty: 2, unitPrice: 10000 }], T0);
+    ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: T0 });
+    const receipts = ledger.sqlite.prepare('SELECT count(*) FROM receipts').pluck().get();
+    expect(() => ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 2 }], now: T0 })).toThrow(ReturnRefused);
+    expect(() => ledger.commitReturn({ originalReceiptId: 'nope', lines: [{ lineNo: 1, qty: 1 }], now: T0 })).toThrow(/No such sale/);
+    expect(ledger.sqlite.prepare('SELECT count(*) FROM receipts').pluck().get()).toBe(receipts);
+    expectVerified(ledger);
+    // The chain head was put back: the next sale still links.
+    sell(ledger, card, [{ sku: 'A', qty: 1, unitPrice: 10000 }], T0);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('takes earned points back even when they were spent: the balance goes negative', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    const { committed, priced } = sell(ledger, card, [{ sku: 'A', qty: 1, unitPrice: 1_000_000 }], T0);
+    expect(priced.totals.pointsEarned).toBeGreaterThan(0);
+    adjustPoints(ledger, admin, card.cardholderId, -ledger.balance(card.cardholderId), T0);
+    const ret = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: T0 });
+    expect(ret.priced.totals.pointsTakenBack).toBeGreaterThan(0);
+    expect(ledger.balance(card.cardholderId)).toBe(-ret.priced.totals.pointsTakenBack);
+    expectVerified(ledger);
+    ledger.close();
+  });
+});
+
+describe('card operations', () => {
+  it('issues, blocks, unblocks and replaces a card, writing each to the audit log with who and why', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    sell(ledger, card, [{ sku: 'A', qty: 1, unitPrice: 100000 }], T0);
+    const balance = ledger.balance(card.cardholderId);
+
+    const second = issueCard(ledger, admin, card.cardholderId, '7789000000027', null, T0);
+    expect(second.status).toBe('active');
+    expect(() => issueCard(ledger, admin, card.cardholderId, '7789000000027', null, T0)).toThrow(/already issued/);
+    expect(() => blockCard(ledger, { userId: 'admin-1', reason: '' }, card.cardId, T0)).toThrow(LedgerRuleError);
+
+    blockCard(ledger, admin, card.cardId, T0);
+    expect(ledger.findCard({ number: card.number })?.status).toBe('blocked');
+    expect(() => blockCard(ledger, admin, card.cardId, T0)).toThrow(/blocked, not active/);
+    unblockCard(ledger, admin, card.cardId, T0);
+
+    const replacement = replaceCard(ledger, { userId: 'admin-1', reason: 'карта утеряна' }, card.cardId, '7789000000035', 'CHIP01', T0);
+    expect(ledger.findCard({ number: card.number })?.status).toBe('replaced');
+    const found = ledger.findCard({ chipUid: 'CHIP01' })!;
+    expect(found.cardId).toBe(replacement.cardId);
+    expect(ledger.balance(found.cardholderId)).toBe(balance); // balance and history carried over
+    expect(auditTrail(ledger).map((a) => a.action)).toEqual(['card.replace', 'card.unblock', 'card.block', 'card.issue']);
+    expect(auditTrail(ledger, card.cardId)[0]).toMatchObject({ user_id: 'admin-1', reason: 'карта утеряна' });
+    expect(() => ledger.sqlite.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
+    expect(ledger.sqlite.prepare("SELECT count(*) FROM outbox WHERE kind = 'card'").pluck().get()).toBe(4);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('merges duplicate cardholders: points move with their own expiry, cards and purchase history follow', () => {
+    const ledger = tempLedger();
+    const keep = enroll(ledger, '7789000000019', '+79161234567');
+    const dup = enroll(ledger, '7789000000027', '+79031112233', 'Иванова-дубль');
+    sell(ledger, keep, [{ sku: 'A', qty: 1, unitPrice: 100000 }], T0);
+    sell(ledger, dup, [{ sku: 'A', qty: 1, unitPrice: 300000 }], T0);
+    const total = ledger.balance(keep.cardholderId) + ledger.balance(dup.cardholderId);
+    const dupExpiries = ledger.lots(dup.cardholderId).map((l) => l.expiresAt).sort();
+
+    const result = mergeCardholders(ledger, admin, keep.cardholderId, dup.cardholderId, T0);
+    expect(result.movedCards).toBe(1);
+    expect(ledger.balance(keep.cardholderId)).toBe(total);
+    expect(ledger.balance(dup.cardholderId)).toBe(0);
+    expect(ledger.findCard({ number: dup.number })?.cardholderId).toBe(keep.cardholderId);
+    const keptState = ledger.cardState(ledger.findCard({ number: keep.number })!);
+    expect(keptState.purchaseCount).toBe(2);
+    for (const e of dupExpiries) expect(keptState.lots.map((l) => l.expiresAt)).toContain(e);
+    expect(() => mergeCardholders(ledger, admin, keep.cardholderId, dup.cardholderId, T0)).toThrow(/merged/);
+    expect(() => mergeCardholders(ledger, admin, keep.cardholderId, keep.cardholderId, T0)).toThrow(/two different/);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('adjusts a balance by hand (credit opens a lot, debit draws soonest-expiring first) and refuses below zero', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    adjustPoints(ledger, admin, card.cardholderId, 100, T0, '2026-07-01T00:00:00.000Z');
+    adjustPoints(ledger, admin, card.cardholderId, 50, T0, null);
+    expect(adjustPoints(ledger, admin, card.cardholderId, -120, T0).balance).toBe(30);
+    expect(ledger.lots(card.cardholderId).map((l) => [l.points, l.expiresAt])).toEqual([[30, null]]);
+    expect(() => adjustPoints(ledger, admin, card.cardholderId, -31, T0)).toThrow(/Only 30/);
+    expect(() => adjustPoints(ledger, admin, card.cardholderId, 1.5, T0)).toThrow(/whole/);
+    expect(ledger.balance(card.cardholderId)).toBe(30);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('anonymizes a cardholder: no name, phone or search tokens left, every sum unchanged', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    sell(ledger, card, [{ sku: 'A', qty: 1, unitPrice: 100000 }], T0);
+    const balance = ledger.balance(card.cardholderId);
+    anonymize(ledger, admin, card.cardholderId, T0);
+    expect(ledger.findCard({ phone: '+79161234567' })).toBeNull();
+    expect(ledger.searchByName('Иванова')).toEqual([]);
+    const after = ledger.findCard({ number: card.number })!;
+    expect(after.holder).toEqual({});
+    expect(ledger.balance(card.cardholderId)).toBe(balance);
+    expect(() => anonymize(ledger, admin, card.cardholderId, T0)).toThrow(/Already/);
+    expectVerified(ledger);
+    ledger.close();
+  });
+});
+
+describe('scheduled jobs', () => {
+  it('expires lots past their date once, even when run twice or after an interrupted run', () => {
+    const ledger = tempLedger();
+    const cards = Array.from({ length: 3 }, (_, i) => enroll(ledger, `77890000001${i}0`, `+7916123450${i}`));
+    for (const c of cards) sell(ledger, c, [{ sku: 'A', qty: 1, unitPrice: 100000 }], T0);
+    const spent = ledger.lots(cards[0]!.cardholderId)[0]!;
+    sell(ledger, cards[0]!, [{ sku: 'A', qty: 1, unitPrice: 100000 }], '2026-06-02T10:00:00.000Z', 100); // part of a lot spent
+    const later = '2027-12-01T00:00:00.000Z'; // past the 180-day welcome and 365-day earn expiry
+    // An interrupted run: the transaction throws half-way, nothing of it stays.
+    const append = ledger.appendEntries.bind(ledger);
+    ledger.appendEntries = () => {
+      append([{ cardholderId: cards[0]!.cardholderId, kind: 'expire', points: -1, lotId: spent.lotId, reason: 'x' }], later);
+      throw new Error('power cut');
+    };
+    expect(() => expireLots(ledger, later)).toThrow('power cut');
+    ledger.appendEntries = append;
+    expectVerified(ledger);
+
+    const first = expireLots(ledger, later);
+    expect(first.expiredLots).toBeGreaterThanOrEqual(6);
+    for (const c of cards) expect(ledger.balance(c.cardholderId)).toBe(0);
+    expect(expireLots(ledger, later)).toEqual({ expiredLots: 0, expiredPoints: 0 });
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('burns the points of a cardholder inactive past the limit, once; an active one keeps them', () => {
+    const ledger = tempLedger();
+    const idle = enroll(ledger, '7789000000019', '+79161234567');
+    const active = enroll(ledger, '7789000000027', '+79031112233');
+    adjustPoints(ledger, admin, idle.cardholderId, 500, T0);
+    sell(ledger, idle, [{ sku: 'A', qty: 1, unitPrice: 100000 }], T0);
+    adjustPoints(ledger, admin, active.cardholderId, 500, T0);
+    sell(ledger, active, [{ sku: 'A', qty: 1, unitPrice: 100000 }], '2026-11-01T10:00:00.000Z');
+    const now = '2026-12-01T00:00:00.000Z';
+    const burned = burnInactive(ledger, 90, now);
+    expect(burned.burnedCardholders).toBe(1);
+    expect(ledger.balance(idle.cardholderId)).toBe(0);
+    expect(ledger.balance(active.cardholderId)).toBeGreaterThan(500);
+    expect(burnInactive(ledger, 90, now)).toEqual({ burnedCardholders: 0, burnedPoints: 0 });
+    expectVerified(ledger);
+    ledger.close();
+  });
+});
+
+describe('users and shifts', () => {
+  it('hashes PINs slowly, locks after five wrong ones, and closes a shift with a per-cashier Z-report', () => {
+    const ledger = tempLedger();
+    const anna = createUser(ledger, 'Анна', 'cashier', '1111', T0);
+    createUser(ledger, 'Олег', 'admin', '9999', T0);
+    expect(() => createUser(ledger, 'Ещё', 'cashier', '1111', T0)).toThrow(/PIN/);
+    expect(() => createUser(ledger, 'Ещё', 'cashier', '12a4', T0)).toThrow(/4 to 8 digits/);
+    expect(ledger.sqlite.prepare('SELECT pin_hash FROM users').pluck().all().join()).not.toContain('1111');
+    expect(login(ledger, '1111', 0)).toEqual(anna);
+    for (let i = 0; i < 5; i++) expect(() => login(ledger, '0000', 1000)).toThrow(/Wrong PIN/);
+    expect(() => login(ledger, '1111', 2000)).toThrow(/try again in 5 min/);
+    expect(login(ledger, '1111', 1000 + 5 * 60_000 + 1).id).toBe(anna.id);
+
+    const shift = openShift(ledger, anna.id, T0);
+    expect(() => openShift(ledger, anna.id, T0)).toThrow(/already open/);
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    const priced = priceBasket(program, hash, ledger.cardState(card), { lines: [{ sku: 'A', name: 'A', category: 'grocery', qty: 2, unitPrice: 50000 }] }, { now: T0, redeemPoints: 0 });
+    const sale = ledger.commitSale({ card, priced, now: T0, cashierId: anna.id, shiftId: shift.id });
+    const ret = ledger.commitReturn({ originalReceiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: T0, cashierId: anna.id, shiftId: shift.id });
+    const report = closeShift(ledger, shift.id, '2026-06-01T18:00:00.000Z');
+    expect(report.cashiers).toHaveLength(1);
+    expect(report.totals).toMatchObject({ receipts: 1, returns: 1, gross: priced.totals.gross - ret.priced.totals.gross, toPay: priced.totals.toPay - ret.priced.totals.refund, enrollments: 1 });
+    expect(report.cashiers[0]).toMatchObject({ name: 'Анна', receipts: 1, returns: 1 });
+    expect(() => closeShift(ledger, shift.id, T0)).toThrow(/not open/);
+    ledger.close();
+  });
+});

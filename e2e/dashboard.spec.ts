@@ -1,0 +1,58 @@
+// The HQ dashboard in Debian Chromium on demo data: login, the figures, the charts and the
+// terminals table, checked against what HQ computes.
+import { test, expect } from '@playwright/test';
+import { join } from 'node:path';
+import { startTestHq, type TestHq } from '../hq/testing';
+import { generateChain } from '../hq/chain-data';
+import { addDashboardUser } from '../hq/dashboard-routes';
+import { computeFigures } from '../hq/figures';
+import { sql } from '../hq/db';
+
+let hq: TestHq;
+const today = new Date();
+const from = new Date(Date.UTC(today.getUTCFullYear() - 1, today.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+const to = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+
+test.beforeAll(async () => {
+  hq = await startTestHq();
+  await generateChain(hq.db, { stores: 4, cardholders: 3000, receipts: 30_000, from: `${from}T00:00:00Z`, changeAt: new Date(Date.parse(`${from}T00:00:00Z`) + 182 * 86_400_000).toISOString() });
+  await addDashboardUser(hq.service, 'hq', 'demo');
+});
+test.afterAll(async () => {
+  await hq.destroy();
+});
+
+const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(1)}%`);
+
+test('the dashboard shows HQ’s figures, charts and terminals behind a login', async ({ page }) => {
+  await page.goto(hq.url);
+  await page.getByTestId('hq-user').fill('hq');
+  await page.getByTestId('hq-password').fill('wrong');
+  await page.getByTestId('hq-login-submit').click();
+  await expect(page.getByTestId('hq-login-error')).toBeVisible();
+  const api = await page.request.get(`${hq.url}v1/dashboard/summary`);
+  expect(api.status()).toBe(401); // nothing without a login
+
+  await page.getByTestId('hq-password').fill('demo');
+  await page.getByTestId('hq-login-submit').click();
+  const f = await computeFigures(hq.db, { from: `${from}T00:00:00Z`, to: `${to}T00:00:00Z` });
+  await expect(page.getByTestId('kpi-attraction').locator('b')).toHaveText(pct(f.attractionRatio));
+  await expect(page.getByTestId('kpi-activity').locator('b')).toHaveText(pct(f.activityRatio));
+  await expect(page.getByTestId('kpi-redemption').locator('b')).toHaveText(pct(f.redemptionRatio));
+  await expect(page.getByTestId('kpi-pareto').locator('b')).toHaveText(pct(f.top20RevenueShare));
+  await expect(page.getByTestId('kpi-nps').locator('b')).toHaveText(String(f.nps.score));
+  await expect(page.getByTestId('kpi-participants').locator('b')).toHaveText(String(f.participants));
+  // The charts drew their series: six ratio lines, twelve revenue bars, the NPS line.
+  await expect(page.getByTestId('chart-ratios').locator('path.recharts-line-curve')).toHaveCount(6);
+  await expect(page.getByTestId('chart-revenue').locator('path.recharts-rectangle')).toHaveCount(12);
+  await expect(page.getByTestId('chart-nps').locator('path.recharts-line-curve')).toHaveCount(1);
+  await expect(page.getByTestId('before-after-row')).toHaveCount(5); // around the program change mid-year
+  const terminals = await hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM terminals`);
+  await expect(page.getByTestId('terminal-row')).toHaveCount(Number(terminals[0]!.n));
+  const rfmTotal = await page.getByTestId('rfm').locator('td.cell').allTextContents();
+  expect(rfmTotal.reduce((s, v) => s + Number(v), 0)).toBe(f.buyers);
+  const csv = await page.request.get(`${hq.url}v1/dashboard/terminals?format=csv`);
+  expect(csv.headers()['content-type']).toContain('text/csv');
+  expect((await csv.text()).split('\n')[0]).toContain('terminal_id');
+  await page.screenshot({ path: join('e2e', 'screenshots', 'hq-dashboard.png'), fullPage: true });
+});
