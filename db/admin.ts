@@ -2,7 +2,7 @@
 // is one transaction: the change, its point entries (chained), an outbox row for HQ and an
 // audit-log row naming who did it and why — or nothing at all.
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from './ids';
 import type { Ledger } from './ledger';
 import type { ShiftReportView } from '../protocol/api';
 

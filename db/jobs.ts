@@ -3,7 +3,7 @@
 // a lot, recomputed inside the transaction that writes it — so running a job twice, or again after
 // it was interrupted, writes nothing more. Work is cut into small transactions so a till never
 // waits long behind a job.
-import { v7 as uuidv7 } from 'uuid';
+import { uuidv7 } from './ids';
 import type { Ledger } from './ledger';
 
 export interface JobReport {
@@ -30,7 +30,7 @@ function openOwnLots(ledger: Ledger, where: string, params: unknown[], limit: nu
     .prepare(
       `SELECT cardholderId, lotId, left FROM (
          SELECT l.cardholder_id AS cardholderId, l.id AS lotId, l.chain_seq,
-                l.points + coalesce((SELECT sum(d.points) FROM point_entries d WHERE d.lot_id = l.id AND d.id <> l.id), 0)
+                l.points + coalesce((SELECT sum(d.points) FROM point_entries d WHERE d.lot_id = l.id AND d.lot_id <> d.id), 0)
                          + coalesce((SELECT sum(r.points) FROM remote_entries r WHERE r.lot_id = l.id), 0) AS left
          FROM point_entries l
          WHERE l.lot_id = l.id AND l.points > 0 AND ${where}

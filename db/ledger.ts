@@ -1,8 +1,8 @@
 // The terminal's ledger: card lookup, the card state the engine prices against, and the one
 // synchronous transaction that commits a sale (receipt + lines + point entries + outbox row).
 import type Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
+import { hash } from 'node:crypto';
+import { uuidv7 } from './ids';
 import { GENESIS_HASH, chainHash } from '../protocol/chain';
 import { normalizePhone } from '../protocol/phone';
 import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
@@ -122,6 +122,8 @@ export class Ledger {
   readonly integrityChecked: Promise<void> = Promise.resolve();
   private chain: { seq: number; hash: string };
   private readonly stmts;
+  /** One transaction wrapper for every write (building one per sale costs more than a B-tree insert). */
+  private readonly inTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
 
   constructor(opts: LedgerOptions) {
     const { sqlite, orm, integrityDeferred } = openDatabase({ path: opts.path });
@@ -182,9 +184,11 @@ export class Ledger {
       ),
       insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (@seq, @opId, @kind, @payload, @createdAt)'),
       lastOutboxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
+      lastReceiptNumber: sqlite.prepare('SELECT number FROM receipts ORDER BY rowid DESC LIMIT 1').pluck(),
       counter: sqlite.prepare("INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value").pluck(),
     };
     this.chain = this.loadChainHead();
+    this.inTransaction = sqlite.transaction((fn: () => unknown) => fn());
   }
 
   close() {
@@ -196,11 +200,21 @@ export class Ledger {
     return Number(this.stmts.counter.get(key));
   }
 
+  /** The next receipt number's counter: one more than the newest receipt's. The receipts carry the
+   *  count themselves, so a sale writes no counter row (one page fewer in its commit). */
+  private nextReceiptNo(): number {
+    const last = this.stmts.lastReceiptNumber.get() as string | undefined;
+    return last ? Number(last.slice(last.lastIndexOf('-') + 1)) + 1 : 1;
+  }
+
   private loadChainHead(): { seq: number; hash: string } {
     const head = this.sqlite
       .prepare(
+        // Both tables are append-only and written in chain order, so each one's last row by rowid
+        // is its newest link (no chain_seq index to keep up on every sale).
         `SELECT chain_seq AS seq, hash FROM (
-           SELECT chain_seq, hash FROM receipts UNION ALL SELECT chain_seq, hash FROM point_entries
+           SELECT * FROM (SELECT chain_seq, hash FROM receipts ORDER BY rowid DESC LIMIT 1)
+           UNION ALL SELECT * FROM (SELECT chain_seq, hash FROM point_entries ORDER BY rowid DESC LIMIT 1)
          ) ORDER BY chain_seq DESC LIMIT 1`,
       )
       .get() as { seq: number; hash: string } | undefined;
@@ -416,7 +430,7 @@ export class Ledger {
   atomically<T>(fn: () => T): T {
     const chainBefore = this.chain;
     try {
-      return this.sqlite.transaction(fn)();
+      return this.inTransaction(fn) as T;
     } catch (e) {
       this.chain = chainBefore;
       throw e;
@@ -471,7 +485,7 @@ export class Ledger {
     if (this.integrity.status === 'failed') throw new Error(this.integrity.message);
     const { priced, card } = input;
     return this.atomically(() => {
-      const receiptNumber = `${this.terminalCode}-${this.nextCounter('receipt_seq')}`;
+      const receiptNumber = `${this.terminalCode}-${this.nextReceiptNo()}`;
       return this.writeReceipt({
         kind: 'sale',
         number: receiptNumber,
@@ -555,8 +569,8 @@ export class Ledger {
       const takenBefore = original.returnIds.length
         ? (this.sqlite.prepare(`SELECT coalesce(sum(points_earned), 0) FROM receipts WHERE original_receipt_id = ? AND kind = 'return'`).pluck().get(original.id) as number)
         : 0;
-      const earnLots = (this.sqlite.prepare("SELECT id, points FROM point_entries WHERE receipt_id = ? AND kind = 'earn' ORDER BY chain_seq").all(original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
-      const number = `${this.terminalCode}-${this.nextCounter('receipt_seq')}`;
+      const earnLots = (this.sqlite.prepare("SELECT id, points FROM point_entries WHERE cardholder_id = ? AND receipt_id = ? AND kind = 'earn' ORDER BY chain_seq").all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
+      const number = `${this.terminalCode}-${this.nextReceiptNo()}`;
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
       const reason = `Возврат по чеку ${original.number}`;
       const committed = this.writeReceipt({
@@ -697,8 +711,10 @@ export class Ledger {
   }
 
   private verifyChain(problems: string[]): VerifyReport['firstBrokenLink'] {
-    const receipts = this.sqlite.prepare('SELECT * FROM receipts ORDER BY chain_seq').iterate() as IterableIterator<Row>;
-    const entries = this.sqlite.prepare('SELECT * FROM point_entries ORDER BY chain_seq').iterate() as IterableIterator<Row>;
+    // In the order the rows were written (rowid): a row removed, re-inserted or renumbered shows
+    // up as a chain_seq out of turn.
+    const receipts = this.sqlite.prepare('SELECT * FROM receipts ORDER BY rowid').iterate() as IterableIterator<Row>;
+    const entries = this.sqlite.prepare('SELECT * FROM point_entries ORDER BY rowid').iterate() as IterableIterator<Row>;
     const next = (it: IterableIterator<Row>) => {
       const r = it.next();
       return r.done ? undefined : r.value;
@@ -737,7 +753,8 @@ export class Ledger {
   }
 }
 
-export const sha256Node = (text: string) => createHash('sha256').update(text).digest('hex');
+// One-shot hashing: no Hash object per call (four calls per sale).
+export const sha256Node = (text: string) => hash('sha256', text, 'hex');
 
 // The chained form of a row is its camelCase insert object; rebuild it from the stored columns.
 function receiptChainRow(r: Row): Row {

@@ -6,6 +6,7 @@
 // - receipts and point_entries form one hash chain per terminal (chain_seq, prev_hash, hash);
 // - balances is a cache of SUM(point_entries.points) per account, checked by `loyalty db verify`;
 // - personal data lives only encrypted (cardholders.pii) plus keyed blind indexes for lookup.
+import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, blob, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 
 export const settings = sqliteTable('settings', {
@@ -96,10 +97,11 @@ export const receipts = sqliteTable(
     hash: text('hash').notNull(),
   },
   (t) => [
+    // A sale's commit touches every index here, so there are only these (migration 0006): chain
+    // order is rowid order, and only returns have an original receipt.
     uniqueIndex('receipts_number').on(t.number),
-    uniqueIndex('receipts_chain_seq').on(t.chainSeq),
     index('receipts_cardholder').on(t.cardholderId),
-    index('receipts_original').on(t.originalReceiptId),
+    index('receipts_original').on(t.originalReceiptId).where(sql`original_receipt_id IS NOT NULL`),
   ],
 );
 
@@ -121,6 +123,7 @@ export const receiptLines = sqliteTable(
     net: integer('net').notNull(),
     pointsEarned: integer('points_earned').notNull(),
   },
+  // WITHOUT ROWID (migration 0006; drizzle cannot say it): the rows live in the key's B-tree.
   (t) => [primaryKey({ columns: [t.receiptId, t.lineNo] })],
 );
 
@@ -147,9 +150,9 @@ export const pointEntries = sqliteTable(
   },
   (t) => [
     index('point_entries_cardholder').on(t.cardholderId),
-    index('point_entries_lot').on(t.lotId),
-    index('point_entries_receipt').on(t.receiptId),
-    uniqueIndex('point_entries_chain_seq').on(t.chainSeq),
+    // Entries drawing on a lot (a lot's own entry has lot_id = id and needs no index entry).
+    index('point_entries_draws').on(t.lotId).where(sql`lot_id <> id`),
+    // point_entries_expiry (migration 0004): lots by expiry, for the expiry job.
   ],
 );
 
@@ -195,7 +198,7 @@ export const outbox = sqliteTable(
     ackedAt: text('acked_at'),
     result: text('result'),
   },
-  (t) => [uniqueIndex('outbox_op_id').on(t.opId)],
+  // No secondary index (migration 0006): pending rows are those after the acknowledged seq.
 );
 
 export const users = sqliteTable('users', {

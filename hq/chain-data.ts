@@ -4,6 +4,7 @@
 // change mid-year (earn rate 5% → 7%, more customers with a card after it). `npm run hq:demo` fills
 // the dashboard with it; `npm run bench:hq` builds a 100-store, 10-million-receipt chain with it.
 import { sql, type Query } from './db';
+import { rebuildStoreDays } from './figures';
 
 export interface ChainSpec {
   stores: number;
@@ -89,6 +90,7 @@ export async function generateChain(q: Query, c: ChainSpec): Promise<{ stores: n
         FROM receipts WHERE id LIKE 'r-%' AND hashtext(id || 'nps') % 50 = 0
         ON CONFLICT DO NOTHING`,
   );
+  await rebuildStoreDays(q);
   await q.rows(sql`ANALYZE`);
   return { stores: c.stores, cardholders: c.cardholders, receipts: c.receipts };
 }

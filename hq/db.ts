@@ -46,8 +46,10 @@ export async function openHqDb(opts: HqDbOptions): Promise<HqDb> {
       await admin.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
       await admin.end();
     }
-    // work_mem: the figures group a year of sales by cardholder in memory instead of spilling to disk.
-    const options = ['-c work_mem=128MB', ...(opts.schema ? [`-c search_path="${opts.schema}"`] : [])].join(' ');
+    // work_mem: the figures group a year of sales by cardholder in memory instead of spilling to
+    // disk. No parallel workers per query: the figures already run their passes side by side, one
+    // per connection, and more processes than cores only makes them wait for each other.
+    const options = ['-c work_mem=128MB', '-c max_parallel_workers_per_gather=0', ...(opts.schema ? [`-c search_path="${opts.schema}"`] : [])].join(' ');
     const pool = new pg.Pool({ connectionString: opts.url, max: 8, options });
     await migrate((text) => pool.query(text).then(() => undefined), async (q) => (await pool.query(q)).rows as Row[]);
     const db = drizzlePg(pool);
@@ -83,3 +85,11 @@ async function migrate(exec: (text: string) => Promise<void>, query: (text: stri
 }
 
 export { sql };
+
+/** `SELECT * FROM unnest($1::type[], …)`: many rows in one statement with one parameter per column. */
+export function unnest<T>(rows: T[], columns: [string, (row: T) => unknown][]): SQL {
+  return sql`SELECT * FROM unnest(${sql.join(
+    columns.map(([type, get]) => sql`${sql.param(rows.map(get))}::${sql.raw(type)}[]`),
+    sql`, `,
+  )})`;
+}

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHq, type TestHq } from './testing';
 import { sql } from './db';
-import { beforeAfter, computeFigures, revenuePerParticipant, rfm } from './figures';
+import { beforeAfter, computeFigures, rebuildStoreDays, revenuePerParticipant, rfm } from './figures';
 
 let hq: TestHq;
 const JAN = { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z' };
@@ -70,6 +70,7 @@ beforeAll(async () => {
   ];
   let k = 0;
   for (const [store, score, at] of nps) await q.rows(sql`INSERT INTO nps (terminal_id, id, store_id, score, created_at) VALUES (${store === 's1' ? 't1' : 't2'}, ${'n' + ++k}, ${store}, ${score}, ${at})`);
+  await rebuildStoreDays(q); // the rows went in by SQL, not by upload
 });
 afterAll(async () => {
   await hq.destroy();
@@ -120,6 +121,19 @@ describe('HQ figures on a hand-built chain', () => {
     expect(f.nps.score).toBe(0); // 2 promoters, 2 critics of 5
   });
 
+  it('a period that starts and ends mid-day: whole days from the day sums, the edges from the rows', async () => {
+    const f = await computeFigures(hq.db, { from: '2026-01-05T12:00:00Z', to: '2026-01-20T12:00:00Z' });
+    // In: A Jan 20 10:00 (30000, offered, 20 redeemed), B Jan 7 (5000), C Jan 15 (5000, offered,
+    // declined), anonymous Jan 8 (4000) and Jan 9 (6000). Out: A Jan 5 10:00, anonymous Jan 25.
+    expect([f.buyers, f.anonymousReceipts, f.revenue, f.participantRevenue]).toEqual([3, 2, 50000, 40000]);
+    expect(f.attractionRatio).toBe(0.6);
+    expect(f.refusalShare).toBe(0.5);
+    expect(f.top20RevenueShare).toBe(0.75); // A: 30000 of 40000
+    expect([f.avgReceiptWithCard, f.avgReceiptWithoutCard]).toEqual([13333, 5000]);
+    // Earn 300 (Jan 20 10:00) and the welcome 200 (Jan 15); redeem 20; the expiry and burn are later.
+    expect([f.pointsEarned, f.pointsRedeemed, f.pointsBurned]).toEqual([500, 20, 0]);
+  });
+
   it('a period ending after every sale uses the last purchase HQ keeps per card: same answers', async () => {
     // What ingest keeps in balances (last sale per card: A Feb 10, B Jan 7, C Jan 15).
     for (const [h, at] of [['A', '2026-02-10T10:00:00Z'], ['B', '2026-01-07T10:00:00Z'], ['C', '2026-01-15T10:00:00Z']]) {
@@ -142,6 +156,10 @@ describe('HQ figures on a hand-built chain', () => {
       { month: '2026-01', revenue: 50000, buyers: 3, perParticipant: 16667 },
       { month: '2026-02', revenue: 9000, buyers: 1, perParticipant: 9000 },
     ]);
+    // Over more than 63 months the buyers are counted month by month instead: the same answer.
+    expect(await revenuePerParticipant(hq.db, { from: '2021-01-01T00:00:00Z', to: '2026-07-01T00:00:00Z' })).toEqual(
+      await revenuePerParticipant(hq.db, { from: '2025-12-01T00:00:00Z', to: '2026-03-01T00:00:00Z' }),
+    );
     const ba = await beforeAfter(hq.db, '2026-01-15T00:00:00Z', 14);
     // before: Jan 1–14: A 10000, B 5000 with a card; 4000 + 6000 without → avg 7500, share 15000/25000
     expect(ba.before).toMatchObject({ avgReceiptWithCard: 7500, participantRevenueShare: 0.6 });

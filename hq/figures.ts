@@ -1,7 +1,7 @@
 // Is the program working? Each figure is defined once here, computed in PostgreSQL over a period,
 // chain-wide or for one store; docs/hq-figures.md gives every formula (seed 002 L59–L87).
 // Money stays integer kopecks; ratios are plain fractions (0…1).
-import { sql, type Query } from './db';
+import { sql, unnest, type Query } from './db';
 
 export interface FigureQuery {
   /** Inclusive start and exclusive end (ISO). */
@@ -38,28 +38,30 @@ export interface Figures {
 }
 
 const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
+const DAY = 86_400_000;
+const atStore = (f: FigureQuery) => (f.storeId ? sql`AND store_id = ${f.storeId}` : sql``);
 const n = (v: unknown) => Number(v ?? 0);
 
 export async function computeFigures(q: Query, f: FigureQuery): Promise<Figures> {
   const store = f.storeId ?? null;
   const churnDays = f.churnDays ?? 90;
-  const atStore = store ? sql`AND store_id = ${store}` : sql``;
-  const sales = sql`kind = 'sale' AND created_at >= ${f.from} AND created_at < ${f.to} ${atStore}`;
+  const cardSales = sql`kind = 'sale' AND cardholder_id IS NOT NULL AND created_at >= ${f.from} AND created_at < ${f.to} ${atStore(f)}`;
   // The passes run side by side on the server's connections.
-  const [[r], [b], [p], [e], [s]] = await Promise.all([
-    // Sales: counts, revenue, averages, offers (one scan, no DISTINCT).
+  const [[d], [b], [p], [s]] = await Promise.all([
+    // Sales and points: counts, revenue, averages, offers, points moved.
     q.rows<Record<string, string | null>>(
-      sql`SELECT count(*) FILTER (WHERE cardholder_id IS NULL) AS anonymous, count(*) FILTER (WHERE cardholder_id IS NOT NULL) AS card_receipts,
-                 coalesce(sum(to_pay), 0) AS revenue, coalesce(sum(to_pay) FILTER (WHERE cardholder_id IS NOT NULL), 0) AS card_revenue,
-                 coalesce(sum(to_pay) FILTER (WHERE cardholder_id IS NULL), 0) AS anon_revenue,
-                 count(*) FILTER (WHERE redeem_offered > 0) AS offered, count(*) FILTER (WHERE redeem_offered > 0 AND points_redeemed = 0) AS declined
-          FROM receipts WHERE ${sales}`,
+      sql`SELECT coalesce(sum(receipts - card_receipts), 0) AS anonymous, coalesce(sum(card_receipts), 0) AS card_receipts,
+                 coalesce(sum(revenue), 0) AS revenue, coalesce(sum(card_revenue), 0) AS card_revenue, coalesce(sum(offered), 0) AS offered,
+                 coalesce(sum(declined), 0) AS declined, coalesce(sum(earned), 0) AS earned, coalesce(sum(redeemed), 0) AS redeemed, coalesce(sum(burned), 0) AS burned
+          FROM ${storeDays(f)} days`,
     ),
-    // Buyers, and the Pareto check: the top 20% of them by what they paid, and their share of it.
+    // Buyers, and the Pareto check: the top 20% of them by what they paid, and their share of it
+    // (each buyer's sales read in cardholder order from receipts_card_sales).
     q.rows<{ buyers: string; top: string | null; total: string | null }>(
-      sql`WITH per AS (SELECT sum(to_pay) AS paid FROM receipts WHERE ${sales} AND cardholder_id IS NOT NULL GROUP BY cardholder_id),
-               ranked AS (SELECT paid, row_number() OVER (ORDER BY paid DESC) AS rank, count(*) OVER () AS n FROM per)
-          SELECT count(*) AS buyers, sum(paid) FILTER (WHERE rank <= ceil(n * 0.2)) AS top, sum(paid) AS total FROM ranked`,
+      sql`WITH per AS MATERIALIZED (SELECT sum(to_pay)::bigint AS paid FROM receipts WHERE ${cardSales} GROUP BY cardholder_id)
+          SELECT count(*) AS buyers, sum(paid) AS total,
+                 (SELECT sum(paid) FROM (SELECT paid FROM per ORDER BY paid DESC LIMIT (SELECT ceil(count(*) * 0.2)::bigint FROM per)) top) AS top
+          FROM per`,
     ),
     // Participants: enrolled by the period's end (at the store, for a store), not merged away,
     // with their last purchase before it.
@@ -79,24 +81,16 @@ export async function computeFigures(q: Query, f: FigureQuery): Promise<Figures>
                  count(*) FILTER (WHERE last_purchase < ${f.to}::timestamptz - interval '365 days') AS older
           FROM members`,
     ),
-    // Points earned, redeemed and burned by the terminals (HQ's own transfers are not earnings).
-    q.rows<Record<string, string | null>>(
-      sql`SELECT coalesce(sum(points) FILTER (WHERE kind IN ('earn', 'welcome')), 0) AS earned,
-                 coalesce(-sum(points) FILTER (WHERE kind = 'redeem'), 0) AS redeemed,
-                 coalesce(-sum(points) FILTER (WHERE kind IN ('expire', 'burn')), 0) AS burned
-          FROM point_entries WHERE created_at >= ${f.from} AND created_at < ${f.to} AND terminal_id <> 'hq'
-            ${store ? sql`AND terminal_id IN (SELECT terminal_id FROM terminals WHERE store_id = ${store})` : sql``}`,
-    ),
     q.rows<Record<string, string | null>>(
       sql`SELECT count(*) AS responses, count(*) FILTER (WHERE score >= 9) AS promoters, count(*) FILTER (WHERE score <= 6) AS critics
-          FROM nps WHERE created_at >= ${f.from} AND created_at < ${f.to} ${atStore}`,
+          FROM nps WHERE created_at >= ${f.from} AND created_at < ${f.to} ${atStore(f)}`,
     ),
   ]);
   const participants = n(p!.participants);
   const buyers = n(b!.buyers);
-  const anonymous = n(r!.anonymous);
-  const cardReceipts = n(r!.card_receipts);
-  const earned = n(e!.earned);
+  const anonymous = n(d!.anonymous);
+  const cardReceipts = n(d!.card_receipts);
+  const earned = n(d!.earned);
   const responses = n(s!.responses);
   return {
     period: { from: f.from, to: f.to, storeId: store },
@@ -115,19 +109,91 @@ export async function computeFigures(q: Query, f: FigureQuery): Promise<Figures>
       { bucket: 'never', participants: n(p!.never) },
     ],
     pointsEarned: earned,
-    pointsRedeemed: n(e!.redeemed),
-    pointsBurned: n(e!.burned),
-    redemptionRatio: ratio(n(e!.redeemed), earned),
-    burnRatio: ratio(n(e!.burned), earned),
-    revenue: n(r!.revenue),
-    participantRevenue: n(r!.card_revenue),
-    participantRevenueShare: ratio(n(r!.card_revenue), n(r!.revenue)),
+    pointsRedeemed: n(d!.redeemed),
+    pointsBurned: n(d!.burned),
+    redemptionRatio: ratio(n(d!.redeemed), earned),
+    burnRatio: ratio(n(d!.burned), earned),
+    revenue: n(d!.revenue),
+    participantRevenue: n(d!.card_revenue),
+    participantRevenueShare: ratio(n(d!.card_revenue), n(d!.revenue)),
     top20RevenueShare: ratio(n(b!.top), n(b!.total)),
-    refusalShare: ratio(n(r!.declined), n(r!.offered)),
-    avgReceiptWithCard: cardReceipts ? Math.round(n(r!.card_revenue) / cardReceipts) : null,
-    avgReceiptWithoutCard: anonymous ? Math.round(n(r!.anon_revenue) / anonymous) : null,
+    refusalShare: ratio(n(d!.declined), n(d!.offered)),
+    avgReceiptWithCard: cardReceipts ? Math.round(n(d!.card_revenue) / cardReceipts) : null,
+    avgReceiptWithoutCard: anonymous ? Math.round((n(d!.revenue) - n(d!.card_revenue)) / anonymous) : null,
     nps: { responses, promoters: n(s!.promoters), critics: n(s!.critics), score: responses ? Math.round(((n(s!.promoters) - n(s!.critics)) / responses) * 1000) / 10 : null },
   };
+}
+
+const DAY_COLUMNS = ['receipts', 'card_receipts', 'revenue', 'card_revenue', 'offered', 'declined', 'earned', 'redeemed', 'burned'] as const;
+
+/**
+ * What one upload adds to `store_days`: the sums store_day_facts (migration 0006) gives over the
+ * rows ingest has just inserted, per UTC day. Saved once per upload, days in order, so that two
+ * terminals of one store wait for each other instead of deadlocking.
+ */
+export class StoreDayTally {
+  private readonly days = new Map<string, number[]>();
+
+  private day(createdAt: string): number[] {
+    const day = new Date(createdAt).toISOString().slice(0, 10);
+    let v = this.days.get(day);
+    if (!v) this.days.set(day, (v = DAY_COLUMNS.map(() => 0)));
+    return v;
+  }
+
+  receipt(r: { kind: string; cardholderId: string | null; toPay: number; redeemOffered: number; pointsRedeemed: number; createdAt: string }) {
+    if (r.kind !== 'sale') return;
+    const v = this.day(r.createdAt);
+    v[0]! += 1;
+    v[2]! += r.toPay;
+    if (r.cardholderId) {
+      v[1]! += 1;
+      v[3]! += r.toPay;
+    }
+    if (r.redeemOffered > 0) {
+      v[4]! += 1;
+      if (r.pointsRedeemed === 0) v[5]! += 1;
+    }
+  }
+
+  entry(e: { kind: string; points: number; createdAt: string }) {
+    const column = e.kind === 'earn' || e.kind === 'welcome' ? 6 : e.kind === 'redeem' ? 7 : e.kind === 'expire' || e.kind === 'burn' ? 8 : -1;
+    if (column >= 0) this.day(e.createdAt)[column]! += column === 6 ? e.points : -e.points;
+  }
+
+  async save(q: Query, storeId: string) {
+    if (!this.days.size) return;
+    const rows = [...this.days].sort(([a], [b]) => (a < b ? -1 : 1));
+    await q.rows(
+      sql`INSERT INTO store_days (store_id, day, ${sql.raw(DAY_COLUMNS.join(', '))})
+          ${unnest(rows, [['text', () => storeId], ['date', ([day]) => day], ...DAY_COLUMNS.map((_, i) => ['bigint', ([, v]: [string, number[]]) => v[i]] as [string, (r: [string, number[]]) => unknown])])}
+          ON CONFLICT (store_id, day) DO UPDATE SET ${sql.raw(DAY_COLUMNS.map((c) => `${c} = store_days.${c} + EXCLUDED.${c}`).join(', '))}`,
+    );
+    this.days.clear();
+  }
+}
+
+/** Recomputes `store_days` from the rows (after rows were loaded other than by upload: demo data, tests). */
+export async function rebuildStoreDays(q: Query) {
+  await q.rows(sql`DELETE FROM store_days`);
+  await q.rows(sql`INSERT INTO store_days SELECT * FROM store_day_facts('-infinity', 'infinity')`);
+}
+
+/**
+ * A store's days in the period (all stores', or one's): the whole UTC days from `store_days`, the
+ * partial days at either edge summed from the rows by store_day_facts.
+ */
+function storeDays(f: FigureQuery) {
+  const from = Date.parse(f.from);
+  const to = Date.parse(f.to);
+  const wholeFrom = new Date(Math.min(Math.ceil(from / DAY) * DAY, to)).toISOString();
+  const wholeTo = new Date(Math.max(Math.floor(to / DAY) * DAY, Date.parse(wholeFrom))).toISOString();
+  const store = f.storeId ?? null;
+  return sql`(SELECT * FROM (
+      SELECT * FROM store_days WHERE day >= (${wholeFrom}::timestamptz AT TIME ZONE 'UTC')::date AND day < (${wholeTo}::timestamptz AT TIME ZONE 'UTC')::date
+      UNION ALL SELECT * FROM store_day_facts(${f.from}, ${wholeFrom})
+      UNION ALL SELECT * FROM store_day_facts(${wholeTo}, ${f.to})
+    ) d WHERE ${store}::text IS NULL OR store_id = ${store})`;
 }
 
 /**
@@ -144,14 +210,47 @@ function lastPurchases(to: string) {
                AND kind = 'sale' AND cardholder_id IS NOT NULL AND created_at < ${to} GROUP BY cardholder_id`;
 }
 
-/** Revenue per participant by month: what buyers with a card paid, divided by how many bought. */
+/**
+ * Revenue per participant by month: what buyers with a card paid, divided by how many bought.
+ * The money comes from the store days; the buyers from one pass over each buyer's sales in
+ * cardholder order (receipts_card_sales), each buyer carrying the months it bought in as bits.
+ */
 export async function revenuePerParticipant(q: Query, f: FigureQuery) {
-  const rows = await q.rows<{ month: string; revenue: string; buyers: string }>(
-    sql`SELECT to_char(date_trunc('month', created_at AT TIME ZONE 'UTC'), 'YYYY-MM') AS month, sum(to_pay) AS revenue, count(DISTINCT cardholder_id) AS buyers
-        FROM receipts WHERE kind = 'sale' AND cardholder_id IS NOT NULL AND created_at >= ${f.from} AND created_at < ${f.to} AND (${f.storeId ?? null}::text IS NULL OR store_id = ${f.storeId ?? null})
-        GROUP BY 1 ORDER BY 1`,
+  const first = new Date(f.from);
+  const base = first.getUTCFullYear() * 12 + first.getUTCMonth();
+  const last = new Date(Date.parse(f.to) - 1);
+  const months = Math.max(0, last.getUTCFullYear() * 12 + last.getUTCMonth() - base + 1);
+  const label = (i: number) => `${Math.floor((base + i) / 12)}-${String(((base + i) % 12) + 1).padStart(2, '0')}`;
+  // The month starts, 0 … months: a sale's month is the bucket its time falls in.
+  const starts = Array.from({ length: months + 1 }, (_, i) => new Date(Date.UTC(Math.floor((base + i) / 12), (base + i) % 12, 1)).toISOString());
+  const revenue = new Map(
+    (await q.rows<{ month: string; revenue: string }>(sql`SELECT to_char(day, 'YYYY-MM') AS month, sum(card_revenue) AS revenue FROM ${storeDays(f)} days GROUP BY 1`)).map((r) => [r.month, n(r.revenue)]),
   );
-  return rows.map((r) => ({ month: r.month, revenue: n(r.revenue), buyers: n(r.buyers), perParticipant: Math.round(n(r.revenue) / Math.max(1, n(r.buyers))) }));
+  let buyers: number[];
+  if (months <= 63) {
+    const [row] = await q.rows<Record<string, string | null>>(
+      sql`WITH per AS (
+            SELECT bit_or(1::bigint << (width_bucket(created_at, ${sql.param(starts)}::timestamptz[]) - 1)) AS bits
+            FROM receipts WHERE kind = 'sale' AND cardholder_id IS NOT NULL AND created_at >= ${f.from} AND created_at < ${f.to} ${atStore(f)}
+            GROUP BY cardholder_id
+          )
+          SELECT ${sql.raw(Array.from({ length: months }, (_, i) => `sum((bits >> ${i}) & 1) AS m${i}`).join(', ') || '0 AS none')} FROM per`,
+    );
+    buyers = Array.from({ length: months }, (_, i) => n(row?.[`m${i}`]));
+  } else {
+    // More than 63 months do not fit the bits: count them month by month.
+    const rows = await q.rows<{ month: string; buyers: string }>(
+      sql`SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(DISTINCT cardholder_id) AS buyers FROM receipts
+          WHERE kind = 'sale' AND cardholder_id IS NOT NULL AND created_at >= ${f.from} AND created_at < ${f.to} ${atStore(f)} GROUP BY 1`,
+    );
+    const by = new Map(rows.map((r) => [r.month, n(r.buyers)]));
+    buyers = Array.from({ length: months }, (_, i) => by.get(label(i)) ?? 0);
+  }
+  return buyers.flatMap((b, i) => {
+    if (!b) return [];
+    const r = revenue.get(label(i)) ?? 0;
+    return [{ month: label(i), revenue: r, buyers: b, perParticipant: Math.round(r / b) }];
+  });
 }
 
 /** Before/after a program change: the same figures over equal windows on either side of `at`. */
@@ -168,8 +267,8 @@ export async function beforeAfter(q: Query, at: string, days: number, storeId: s
 export async function rfm(q: Query, f: FigureQuery) {
   const rows = await q.rows<{ r: number; f: number; m: number; cardholders: string }>(
     sql`WITH per AS (
-          SELECT cardholder_id, max(created_at) AS last, count(*) AS freq, sum(to_pay) AS money FROM receipts
-          WHERE kind = 'sale' AND cardholder_id IS NOT NULL AND created_at >= ${f.from} AND created_at < ${f.to} AND (${f.storeId ?? null}::text IS NULL OR store_id = ${f.storeId ?? null})
+          SELECT cardholder_id, max(created_at) AS last, count(*) AS freq, sum(to_pay)::bigint AS money FROM receipts
+          WHERE kind = 'sale' AND cardholder_id IS NOT NULL AND created_at >= ${f.from} AND created_at < ${f.to} ${atStore(f)}
           GROUP BY cardholder_id
         ), scored AS (
           SELECT ntile(5) OVER (ORDER BY last) AS r, ntile(5) OVER (ORDER BY freq, money) AS f, ntile(5) OVER (ORDER BY money, freq) AS m FROM per
@@ -197,7 +296,7 @@ export function rfmSegment(r: number, f: number): string {
 export async function assignRfmSegments(q: Query, f: FigureQuery): Promise<number> {
   const changed = await q.rows<{ cardholder_id: string }>(
     sql`WITH per AS (
-          SELECT cardholder_id, max(created_at) AS last, count(*) AS freq, sum(to_pay) AS money FROM receipts
+          SELECT cardholder_id, max(created_at) AS last, count(*) AS freq, sum(to_pay)::bigint AS money FROM receipts
           WHERE kind = 'sale' AND cardholder_id IS NOT NULL AND created_at >= ${f.from} AND created_at < ${f.to} GROUP BY cardholder_id
         ), scored AS (
           SELECT cardholder_id, ntile(5) OVER (ORDER BY last) AS r, ntile(5) OVER (ORDER BY freq, money) AS f FROM per

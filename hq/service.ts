@@ -3,8 +3,8 @@
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { z } from 'zod';
 import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry } from '../protocol/sync';
-import { sql, type HqDb, type Query, type Row } from './db';
-import type { SQL } from 'drizzle-orm';
+import { sql, unnest, type HqDb, type Query, type Row } from './db';
+import { StoreDayTally } from './figures';
 import { verifyOperation, type ChainHead } from './chain';
 import { Allowances } from './allowances';
 
@@ -15,14 +15,6 @@ export class HqError extends Error {
   ) {
     super(message);
   }
-}
-
-/** `SELECT * FROM unnest($1::type[], …)`: many rows in one statement with one parameter per column. */
-function unnest<T>(rows: T[], columns: [string, (row: T) => unknown][]): SQL {
-  return sql`SELECT * FROM unnest(${sql.join(
-    columns.map(([type, get]) => sql`${sql.param(rows.map(get))}::${sql.raw(type)}[]`),
-    sql`, `,
-  )})`;
 }
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -245,6 +237,7 @@ export class HqService {
     let receipts: z.infer<typeof receiptPayload>[] = [];
     const malformed = (op: OutboxOp, error: z.ZodError) => `malformed ${op.kind}: ${error.issues[0]?.path.join('.')} ${error.issues[0]?.message}`;
     const [t] = await q.rows<{ chain_seq: string | number; chain_hash: string }>(sql`SELECT chain_seq, chain_hash FROM terminals WHERE terminal_id = ${caller.terminalId}`);
+    const days = new StoreDayTally();
     let head: ChainHead = { seq: Number(t!.chain_seq), hash: t!.chain_hash };
     const quarantined: { op: OutboxOp; reason: string; evidence: unknown }[] = [];
     for (const op of run) {
@@ -274,13 +267,14 @@ export class HqService {
         receipts.push(p.data);
       } else {
         // Card operations apply in order with the sales around them: the sales before go first.
-        if (receipts.length) await this.applyReceipts(q, caller, receipts);
+        if (receipts.length) await this.applyReceipts(q, caller, receipts, days);
         receipts = [];
-        const reason = await this.applyOther(q, caller, op, malformed);
+        const reason = await this.applyOther(q, caller, op, malformed, days);
         if (reason) reasons.set(op.seq, reason);
       }
     }
-    if (receipts.length) await this.applyReceipts(q, caller, receipts);
+    if (receipts.length) await this.applyReceipts(q, caller, receipts, days);
+    await days.save(q, caller.storeId);
     await q.rows(sql`UPDATE terminals SET chain_seq = ${head.seq}, chain_hash = ${head.hash} WHERE terminal_id = ${caller.terminalId}`);
     if (quarantined.length) {
       await q.rows(
@@ -311,7 +305,7 @@ export class HqService {
   }
 
   /** Enrollments and the store admin's card operations; returns a refusal or null. */
-  private async applyOther(q: Query, caller: Caller, op: OutboxOp, malformed: (op: OutboxOp, e: z.ZodError) => string): Promise<string | null> {
+  private async applyOther(q: Query, caller: Caller, op: OutboxOp, malformed: (op: OutboxOp, e: z.ZodError) => string, days: StoreDayTally): Promise<string | null> {
     const parse = <T>(schema: z.ZodType<T>): { ok: true; data: T } | { ok: false; reason: string } => {
       const p = schema.safeParse(op.payload);
       return p.success ? { ok: true, data: p.data } : { ok: false, reason: malformed(op, p.error) };
@@ -329,7 +323,7 @@ export class HqService {
         const p = parse(entriesOpPayload);
         if (!p.ok) return p.reason;
         const delta: Delta = new Map();
-        await this.insertEntries(q, caller.terminalId, p.data.entries.map((e) => ({ ...e, receiptId: null })), delta);
+        await this.insertEntries(q, caller.terminalId, p.data.entries.map((e) => ({ ...e, receiptId: null })), delta, days);
         await this.applyDelta(q, delta);
         return null;
       }
@@ -342,7 +336,7 @@ export class HqService {
         const refused = await this.upsertCards(q, p.data.cards);
         if (refused) return refused;
         const delta: Delta = new Map();
-        await this.insertEntries(q, caller.terminalId, p.data.entries.map((e) => ({ ...e, receiptId: null })), delta);
+        await this.insertEntries(q, caller.terminalId, p.data.entries.map((e) => ({ ...e, receiptId: null })), delta, days);
         // The duplicate's purchase history counts for the one kept.
         const [dup] = await q.rows<{ lifetime_spend: string; purchase_count: number; last_purchase_at: string | null }>(
           sql`SELECT lifetime_spend, purchase_count, last_purchase_at FROM balances WHERE cardholder_id = ${duplicateId}`,
@@ -399,7 +393,7 @@ export class HqService {
     return null;
   }
 
-  private async applyReceipts(q: Query, caller: Caller, payloads: z.infer<typeof receiptPayload>[]) {
+  private async applyReceipts(q: Query, caller: Caller, payloads: z.infer<typeof receiptPayload>[], days: StoreDayTally) {
     const T = caller.terminalId;
     const inserted = await q.rows<{ id: string }>(
       sql`INSERT INTO receipts (terminal_id, id, number, kind, original_receipt_id, store_id, card_id, cardholder_id, created_at, gross, discount, redeem_kopecks, to_pay,
@@ -426,7 +420,8 @@ export class HqService {
       );
     }
     const delta: Delta = new Map();
-    await this.insertEntries(q, T, mine.flatMap((p) => p.entries.map((e) => ({ ...e, receiptId: p.receipt.id }))), delta);
+    for (const p of mine) days.receipt({ ...p.receipt, redeemOffered: p.redeemOffered ?? 0 });
+    await this.insertEntries(q, T, mine.flatMap((p) => p.entries.map((e) => ({ ...e, receiptId: p.receipt.id }))), delta, days);
     const merged = await this.mergedInto(q, mine.map((p) => p.receipt.cardholderId).filter((h): h is string => !!h));
     for (const { receipt: r } of mine) {
       if (!r.cardholderId) continue;
@@ -440,7 +435,7 @@ export class HqService {
   }
 
   /** Point entries not seen before (a retried batch adds nothing); their points go into `delta`. */
-  private async insertEntries(q: Query, terminalId: string, entries: EntryPayload[], delta: Delta) {
+  private async insertEntries(q: Query, terminalId: string, entries: EntryPayload[], delta: Delta, days: StoreDayTally) {
     if (!entries.length) return;
     const added = await q.rows<{ id: string; cardholder_id: string; points: number }>(
       sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq, hash)
@@ -451,10 +446,11 @@ export class HqService {
           ])} ON CONFLICT DO NOTHING RETURNING id, cardholder_id, points`,
     );
     for (const a of added) account(delta, a.cardholder_id).points += Number(a.points);
+    const fresh = new Set(added.map((a) => a.id));
+    for (const e of entries) if (fresh.has(e.id)) days.entry(e);
     // Entries a terminal wrote for a cardholder HQ has merged into another follow to the one kept.
     const merged = await this.mergedInto(q, added.map((a) => a.cardholder_id));
     if (!merged.size) return;
-    const fresh = new Set(added.map((a) => a.id));
     const byKeep = new Map<string, EntryPayload[]>();
     for (const e of entries) {
       const keep = merged.get(e.cardholderId);

@@ -6,12 +6,52 @@ import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 export const GENESIS_HASH = '0'.repeat(64);
 
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  switch (typeof value) {
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'object':
+      break;
+    default:
+      return JSON.stringify(value ?? null);
+  }
+  if (value === null) return 'null';
+  let s: string;
+  if (Array.isArray(value)) {
+    s = '[';
+    for (let i = 0; i < value.length; i++) s += (i ? ',' : '') + canonicalJson(value[i]);
+    return `${s}]`;
+  }
+  const o = value as Record<string, unknown>;
+  const { keys, heads } = shapeOf(o);
+  s = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const v = o[keys[i]!];
+    if (v === undefined) continue;
+    s += (s.length > 1 ? ',' : '') + heads[i]! + canonicalJson(v);
+  }
+  return `${s}}`;
+}
+
+// The terminal chains rows of a few fixed shapes, thousands of times: each shape's sorted keys and
+// their quoted `"key":` heads are worked out once (a bounded cache, checked key by key on a hit).
+interface Shape {
+  own: string[];
+  keys: string[];
+  heads: string[];
+}
+const shapes = new Map<string, Shape>();
+function shapeOf(o: Record<string, unknown>): Shape {
+  const own = Object.keys(o);
+  const signature = own.join('\u0001');
+  const hit = shapes.get(signature);
+  if (hit && hit.own.length === own.length && hit.own.every((k, i) => k === own[i])) return hit;
+  const keys = [...own].sort();
+  const shape = { own, keys, heads: keys.map((k) => `${JSON.stringify(k)}:`) };
+  if (shapes.size < 512) shapes.set(signature, shape);
+  return shape;
 }
 
 export function sha256Hex(text: string): string {

@@ -22,6 +22,14 @@ function sell(ledger: Ledger, number: string, redeem = 0) {
   return ledger.commitSale({ card, priced: priceBasket(checked.program, checked.hash, ledger.cardState(card), basket, { now, redeemPoints: redeem }), now });
 }
 
+/** HQ's per-store day sums, kept up at ingest, equal the same sums over the rows themselves. */
+async function expectStoreDaysTrue() {
+  const nonZero = sql`WHERE receipts <> 0 OR earned <> 0 OR redeemed <> 0 OR burned <> 0 ORDER BY store_id, day`;
+  const kept = await bed.hq.db.rows(sql`SELECT * FROM store_days ${nonZero}`);
+  expect(kept.length).toBeGreaterThan(0);
+  expect(kept).toEqual(await bed.hq.db.rows(sql`SELECT * FROM store_day_facts('-infinity', 'infinity') ${nonZero}`));
+}
+
 describe('sync with HQ', () => {
   it('uploads sales exactly once and acknowledges them; a second round changes nothing', async () => {
     const t = await terminal();
@@ -32,6 +40,7 @@ describe('sync with HQ', () => {
     expect(t.agent.status()).toMatchObject({ online: true, pendingOperations: 0 });
     const again = await t.agent.syncOnce();
     expect(again.pushed).toBe(0);
+    await expectStoreDaysTrue(); // the retried round added nothing to them either
     const [{ n }] = (await bed.hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE terminal_id = ${t.ledger.terminalId}`)) as [{ n: string }];
     expect(Number(n)).toBe(5);
     const holder = t.ledger.findCard({ number: '7789000000050' })!.cardholderId;
@@ -96,6 +105,7 @@ describe('sync with HQ', () => {
     expect(moved.holder).toEqual({}); // anonymized at HQ, so here too
     expect(b.ledger.findCard({ phone: '+79161110001' })).toBeNull();
     expect(b.ledger.balance(keep.cardholderId)).toBe(a.ledger.balance(keep.cardholderId));
+    await expectStoreDaysTrue(); // with a return, an adjustment and a merge's transfers among the rows
     a.ledger.close();
     b.ledger.close();
   });
@@ -227,6 +237,7 @@ describe('sync with HQ', () => {
     expect(b.ledger.balance(holder)).toBe(hqBalance);
     const [{ n }] = (await bed.hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE cardholder_id = ${holder}`)) as [{ n: string }];
     expect(Number(n)).toBe(4);
+    await expectStoreDaysTrue(); // a demo year loaded by SQL, then offline sales with redemptions
     a.ledger.close();
     b.ledger.close();
   });
