@@ -29,7 +29,8 @@ export function priceBasket(program: Program, hash: string, card: CardState | nu
   const ctx: Context = { program, card, now: opts.now, local: localDate(opts.now, program.utcOffsetMinutes), grossTotal: basket.lines.reduce((s, l) => s + grossOf(l), 0) };
   const receiptReasons: Reason[] = [];
 
-  const lines: PricedLine[] = basket.lines.map((l) => ({ ...l, gross: grossOf(l), discount: 0, redeem: 0, net: 0, pointsEarned: 0, pointsRedeemed: 0, reasons: [] }));
+  // A fixed shape (no spread of whatever the caller passed): every line object looks alike to the JIT.
+  const lines: PricedLine[] = basket.lines.map((l) => ({ sku: l.sku, name: l.name, category: l.category, qty: l.qty, unitPrice: l.unitPrice, gross: grossOf(l), discount: 0, redeem: 0, net: 0, pointsEarned: 0, pointsRedeemed: 0, reasons: [] }));
 
   if (card) applyDiscounts(ctx, lines, receiptReasons);
   for (const l of lines) l.net = l.gross - l.discount;
@@ -75,19 +76,19 @@ function applyDiscounts(ctx: Context, lines: PricedLine[], receiptReasons: Reaso
   const { program } = ctx;
   const rounding = program.discountRounding;
   const bundles = bundlesPresent(program.discounts, lines);
-  // Conditions and line-independent rules are decided once per receipt, not once per line.
-  const rules = program.discounts.filter((d) => conditionHolds(d.when, ctx)).map((d) => ({ d, fixed: lineIndependent(d) ? candidate(d, ctx, null, bundles) : undefined }));
+  // Each rule's conditions, percent and reason are decided once per receipt; per line only
+  // whether it reaches the line (scope, quantity, bundle item, bought before).
+  const rules = program.discounts
+    .filter((d) => conditionHolds(d.when, ctx))
+    .map((d) => ({ d, c: candidate(d, ctx, bundles) }))
+    .filter((r): r is { d: Discount; c: Candidate } => !!r.c && r.c.bp > 0);
   for (const line of lines) {
     if (excluded(program, line, 'discount')) {
       if (program.discounts.length) line.reasons.push({ code: 'excluded_discount', ru: `«${line.name}» не участвует в скидках`, en: `"${line.name}" is excluded from discounts` });
       continue;
     }
     const candidates: Candidate[] = [];
-    for (const { d, fixed } of rules) {
-      if (!inScope(d.scope, line)) continue;
-      const c = fixed === undefined ? candidate(d, ctx, line, bundles) : fixed;
-      if (c && c.bp > 0) candidates.push(c);
-    }
+    for (const { d, c } of rules) if (inScope(d.scope, line) && reaches(d, ctx, line)) candidates.push(c);
     const chosen = stack(program.stacking, candidates, line.gross, rounding);
     let total = 0;
     for (const c of chosen) {
@@ -129,12 +130,24 @@ function stack(policy: Program['stacking'], candidates: Candidate[], gross: numb
   return [best];
 }
 
-function lineIndependent(d: Discount): boolean {
-  return d.type !== 'quantity' && d.type !== 'bundle' && d.type !== 'repeat';
+/** Whether a rule that holds for the receipt reaches this line. */
+function reaches(d: Discount, ctx: Context, line: PricedLine): boolean {
+  switch (d.type) {
+    case 'quantity':
+      return line.qty >= d.minQty;
+    case 'bundle':
+      return d.items.some((it) => (it.sku ? it.sku === line.sku : it.category === line.category));
+    case 'repeat': {
+      const last = ctx.card!.lastBought?.[line.sku];
+      return !!last && Date.parse(ctx.now) - Date.parse(last) <= d.withinDays * 86_400_000;
+    }
+    default:
+      return true;
+  }
 }
 
-/** The discount a rule gives (`line` is null for rules that do not depend on the line). */
-function candidate(d: Discount, ctx: Context, line: PricedLine | null, bundles: Set<string>): Candidate | null {
+/** The discount a rule gives on this receipt, if it gives one (which lines it reaches: `reaches`). */
+function candidate(d: Discount, ctx: Context, bundles: Set<string>): Candidate | null {
   const pct = (p: number) => ({ bp: toBp(p), ru: formatPercent(toBp(p), 'ru'), en: formatPercent(toBp(p), 'en') });
   const n = { ru: d.name ? ` «${d.name}»` : '', en: d.name ? ` "${d.name}"` : '' };
   const card = ctx.card!;
@@ -156,18 +169,15 @@ function candidate(d: Discount, ctx: Context, line: PricedLine | null, bundles: 
         : { id: d.id, bp: p.bp, reason: { code: 'cumulative', ru: `Накопительная скидка ${p.ru}: покупки на ${formatRub(value, 'ru')}`, en: `Cumulative discount ${p.en}: purchases of ${formatRub(value, 'en')}` } };
     }
     case 'quantity': {
-      if (!line || line.qty < d.minQty) return null;
       const p = pct(d.percent);
       return { id: d.id, bp: p.bp, reason: { code: 'quantity', ru: `Скидка за количество ${p.ru}: от ${d.minQty} шт.`, en: `Quantity discount ${p.en}: ${d.minQty} units or more` } };
     }
     case 'bundle': {
-      if (!line || !bundles.has(d.id) || !d.items.some((it) => (it.sku ? it.sku === line.sku : it.category === line.category))) return null;
+      if (!bundles.has(d.id)) return null;
       const p = pct(d.percent);
       return { id: d.id, bp: p.bp, reason: { code: 'bundle', ru: `Комплект${n.ru}: ${p.ru}`, en: `Bundle${n.en}: ${p.en}` } };
     }
     case 'repeat': {
-      const last = line && card.lastBought?.[line.sku];
-      if (!last || Date.parse(ctx.now) - Date.parse(last) > d.withinDays * 86_400_000) return null;
       const p = pct(d.percent);
       return { id: d.id, bp: p.bp, reason: { code: 'repeat', ru: `Повторная покупка в течение ${d.withinDays} дн.: ${p.ru}`, en: `Bought again within ${d.withinDays} days: ${p.en}` } };
     }
