@@ -239,11 +239,24 @@ export function createUser(ledger: Ledger, name: string, role: Role, pin: string
 
 const MAX_FAILURES = 5;
 const LOCK_MS = 5 * 60_000;
-const failures = new WeakMap<Ledger, { count: number; lockedUntil: number }>();
+
+/** Wrong PINs in a row and the lock they set, kept in the ledger: restarting the app does not reset them. */
+function pinFailures(ledger: Ledger): { count: number; lockedUntil: number } {
+  const get = (key: string) => Number((ledger.sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined) ?? 0);
+  return { count: get('pin_failures'), lockedUntil: get('pin_locked_until') };
+}
+
+function savePinFailures(ledger: Ledger, f: { count: number; lockedUntil: number }) {
+  const put = ledger.sqlite.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+  ledger.atomically(() => {
+    put.run('pin_failures', String(f.count));
+    put.run('pin_locked_until', String(f.lockedUntil));
+  });
+}
 
 /** Who a PIN belongs to. Five wrong PINs in a row lock the terminal's PIN pad for five minutes. */
 export function login(ledger: Ledger, pin: string, nowMs = Date.now()): User {
-  const f = failures.get(ledger) ?? { count: 0, lockedUntil: 0 };
+  const f = pinFailures(ledger);
   if (f.lockedUntil > nowMs) {
     const min = Math.ceil((f.lockedUntil - nowMs) / 60_000);
     throw new LedgerRuleError('pin_locked', `Too many wrong PINs: try again in ${min} min`, `Слишком много неверных PIN: повторите через ${min} мин`);
@@ -253,10 +266,10 @@ export function login(ledger: Ledger, pin: string, nowMs = Date.now()): User {
   if (!user) {
     f.count++;
     if (f.count >= MAX_FAILURES) Object.assign(f, { count: 0, lockedUntil: nowMs + LOCK_MS });
-    failures.set(ledger, f);
+    savePinFailures(ledger, f);
     throw new LedgerRuleError('bad_pin', 'Wrong PIN', 'Неверный PIN');
   }
-  failures.delete(ledger);
+  if (f.count || f.lockedUntil) savePinFailures(ledger, { count: 0, lockedUntil: 0 });
   return { id: user.id, name: user.name, role: user.role };
 }
 

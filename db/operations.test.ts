@@ -224,8 +224,8 @@ describe('scheduled jobs', () => {
 });
 
 describe('users and shifts', () => {
-  it('hashes PINs slowly, locks after five wrong ones, and closes a shift with a per-cashier Z-report', () => {
-    const ledger = tempLedger();
+  it('hashes PINs slowly, locks after five wrong ones (a restart keeps the lock), and closes a shift with a per-cashier Z-report', () => {
+    let ledger = tempLedger();
     const anna = createUser(ledger, 'Анна', 'cashier', '1111', T0);
     createUser(ledger, 'Олег', 'admin', '9999', T0);
     expect(() => createUser(ledger, 'Ещё', 'cashier', '1111', T0)).toThrow(/PIN/);
@@ -234,6 +234,10 @@ describe('users and shifts', () => {
     expect(login(ledger, '1111', 0)).toEqual(anna);
     for (let i = 0; i < 5; i++) expect(() => login(ledger, '0000', 1000)).toThrow(/Wrong PIN/);
     expect(() => login(ledger, '1111', 2000)).toThrow(/try again in 5 min/);
+    const path = ledger.sqlite.name;
+    ledger.close();
+    ledger = new Ledger({ path }); // the app restarted: still locked
+    expect(() => login(ledger, '1111', 3000)).toThrow(/try again in 5 min/);
     expect(login(ledger, '1111', 1000 + 5 * 60_000 + 1).id).toBe(anna.id);
 
     const shift = openShift(ledger, anna.id, T0);
