@@ -200,11 +200,11 @@ export class Ledger {
     return Number(this.stmts.counter.get(key));
   }
 
-  /** The next receipt number's counter: one more than the newest receipt's. The receipts carry the
+  /** The next receipt number (`CODE-n`): one more than the newest receipt's. The receipts carry the
    *  count themselves, so a sale writes no counter row (one page fewer in its commit). */
-  private nextReceiptNo(): number {
+  private nextReceiptNumber(): string {
     const last = this.stmts.lastReceiptNumber.get() as string | undefined;
-    return last ? Number(last.slice(last.lastIndexOf('-') + 1)) + 1 : 1;
+    return `${this.terminalCode}-${last ? Number(last.slice(last.lastIndexOf('-') + 1)) + 1 : 1}`;
   }
 
   private loadChainHead(): { seq: number; hash: string } {
@@ -485,7 +485,7 @@ export class Ledger {
     if (this.integrity.status === 'failed') throw new Error(this.integrity.message);
     const { priced, card } = input;
     return this.atomically(() => {
-      const receiptNumber = `${this.terminalCode}-${this.nextReceiptNo()}`;
+      const receiptNumber = this.nextReceiptNumber();
       return this.writeReceipt({
         kind: 'sale',
         number: receiptNumber,
@@ -570,7 +570,7 @@ export class Ledger {
         ? (this.sqlite.prepare(`SELECT coalesce(sum(points_earned), 0) FROM receipts WHERE original_receipt_id = ? AND kind = 'return'`).pluck().get(original.id) as number)
         : 0;
       const earnLots = (this.sqlite.prepare("SELECT id, points FROM point_entries WHERE cardholder_id = ? AND receipt_id = ? AND kind = 'earn' ORDER BY chain_seq").all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
-      const number = `${this.terminalCode}-${this.nextReceiptNo()}`;
+      const number = this.nextReceiptNumber();
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
       const reason = `Возврат по чеку ${original.number}`;
       const committed = this.writeReceipt({

@@ -163,10 +163,12 @@ export class StoreDayTally {
 
   async save(q: Query, storeId: string) {
     if (!this.days.size) return;
-    const rows = [...this.days].sort(([a], [b]) => (a < b ? -1 : 1));
+    type DayRow = [day: string, sums: number[]];
+    const rows: DayRow[] = [...this.days].sort(([a], [b]) => (a < b ? -1 : 1));
+    const sums = DAY_COLUMNS.map((_, i): [string, (r: DayRow) => unknown] => ['bigint', ([, v]) => v[i]]);
     await q.rows(
       sql`INSERT INTO store_days (store_id, day, ${sql.raw(DAY_COLUMNS.join(', '))})
-          ${unnest(rows, [['text', () => storeId], ['date', ([day]) => day], ...DAY_COLUMNS.map((_, i) => ['bigint', ([, v]: [string, number[]]) => v[i]] as [string, (r: [string, number[]]) => unknown])])}
+          ${unnest(rows, [['text', () => storeId], ['date', ([day]) => day], ...sums])}
           ON CONFLICT (store_id, day) DO UPDATE SET ${sql.raw(DAY_COLUMNS.map((c) => `${c} = store_days.${c} + EXCLUDED.${c}`).join(', '))}`,
     );
     this.days.clear();
@@ -188,12 +190,11 @@ function storeDays(f: FigureQuery) {
   const to = Date.parse(f.to);
   const wholeFrom = new Date(Math.min(Math.ceil(from / DAY) * DAY, to)).toISOString();
   const wholeTo = new Date(Math.max(Math.floor(to / DAY) * DAY, Date.parse(wholeFrom))).toISOString();
-  const store = f.storeId ?? null;
   return sql`(SELECT * FROM (
       SELECT * FROM store_days WHERE day >= (${wholeFrom}::timestamptz AT TIME ZONE 'UTC')::date AND day < (${wholeTo}::timestamptz AT TIME ZONE 'UTC')::date
       UNION ALL SELECT * FROM store_day_facts(${f.from}, ${wholeFrom})
       UNION ALL SELECT * FROM store_day_facts(${wholeTo}, ${f.to})
-    ) d WHERE ${store}::text IS NULL OR store_id = ${store})`;
+    ) d WHERE true ${atStore(f)})`;
 }
 
 /**
