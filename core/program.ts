@@ -32,7 +32,7 @@ export function activateProgram(ledger: Ledger, active: ActiveProgram, now: stri
          ON CONFLICT(id, version) DO UPDATE SET active = 1`,
       )
       .run(program.id, program.version, hash, JSON.stringify(program), now);
-  })();
+  }).immediate();
 }
 
 export function loadActiveProgram(ledger: Ledger, programFile: string | undefined, now: string): ActiveProgram | null {

@@ -274,7 +274,7 @@ export class Ledger {
         card: cardId ? { cardId, number: input.cardNumber, chipUid: input.chipUid ?? null } : null,
       });
     });
-    tx();
+    tx.immediate();
     return id;
   }
 
@@ -425,12 +425,14 @@ export class Ledger {
 
   /**
    * @internal Runs `fn` in one transaction; if it throws, nothing is written and the in-memory
-   * chain head is put back (the rows that advanced it were rolled back).
+   * chain head is put back (the rows that advanced it were rolled back). BEGIN IMMEDIATE: the
+   * write lock is taken (waiting up to busy_timeout) before `fn` reads anything, so a read that
+   * opens the transaction can never meet another connection's newer commit when it then writes.
    */
   atomically<T>(fn: () => T): T {
     const chainBefore = this.chain;
     try {
-      return this.inTransaction(fn) as T;
+      return this.inTransaction.immediate(fn) as T;
     } catch (e) {
       this.chain = chainBefore;
       throw e;

@@ -45,7 +45,7 @@ export class AllowanceStore {
           .run(a.id, a.cardholderId, a.points, Date.parse(a.expiresAt) - Date.parse(a.issuedAt), now, JSON.stringify(a));
         kept++;
       }
-    })();
+    }).immediate();
     return kept;
   }
 

@@ -74,7 +74,7 @@ export class SyncStore {
     this.ledger.sqlite.transaction(() => {
       this.put('acked_through', String(through));
       for (const r of response.results) if (r.status === 'rejected' && r.seq > before && r.seq <= through) this.stmts.ackResult.run(now, JSON.stringify(r), r.seq);
-    })();
+    }).immediate();
     return through - before;
   }
 
@@ -88,6 +88,6 @@ export class SyncStore {
       for (const c of page.cards) this.ledger.importCard({ ...c, holder: c.holder as never });
       for (const e of page.entries) this.stmts.remote.run(e);
       this.put('hq_cursor', String(page.cursor));
-    })();
+    }).immediate();
   }
 }
