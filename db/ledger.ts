@@ -3,7 +3,7 @@
 import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
 import { uuidv7 } from './ids';
-import { GENESIS_HASH, chainHash } from '../protocol/chain';
+import { GENESIS_HASH, chainHash, compactEntry } from '../protocol/chain';
 import { normalizePhone } from '../protocol/phone';
 import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
 import { openDatabase, type LedgerDb } from './open';
@@ -109,6 +109,9 @@ export interface EntryInput {
   reason: string;
 }
 
+/** A card with what the till needs of its holder, in CardRecord's field order. */
+const FIND_CARD = 'SELECT c.id, c.number, c.chip_uid, c.status, c.cardholder_id, h.pii, h.enrolled_at FROM cards c JOIN cardholders h ON h.id = c.cardholder_id';
+
 export class Ledger {
   readonly sqlite: Database.Database;
   readonly orm: LedgerDb;
@@ -149,11 +152,15 @@ export class Ledger {
     this.storeId = setting.get('store_id') as string;
     this.stmts = {
       cardByNumber: sqlite.prepare('SELECT * FROM cards WHERE number = ?'),
-      cardByChip: sqlite.prepare('SELECT * FROM cards WHERE chip_uid = ?'),
-      cardById: sqlite.prepare('SELECT * FROM cards WHERE id = ?'),
-      cardsByHolder: sqlite.prepare('SELECT * FROM cards WHERE cardholder_id = ? ORDER BY issued_at'),
       holderById: sqlite.prepare('SELECT * FROM cardholders WHERE id = ?'),
-      holderByPhone: sqlite.prepare("SELECT * FROM cardholders WHERE phone_index = ? AND status = 'active'"),
+      // A lookup at the till is one statement (card and holder together): each statement outside
+      // a transaction opens and closes a read transaction of its own, which costs more here than
+      // the B-tree search itself.
+      findByNumber: sqlite.prepare(`${FIND_CARD} WHERE c.number = ?`).raw(),
+      findByChip: sqlite.prepare(`${FIND_CARD} WHERE c.chip_uid = ?`).raw(),
+      findById: sqlite.prepare(`${FIND_CARD} WHERE c.id = ?`).raw(),
+      // By phone: the active cardholder's active card, else its first card.
+      findByPhone: sqlite.prepare(`${FIND_CARD} WHERE h.phone_index = ? AND h.status = 'active' ORDER BY c.status <> 'active', c.issued_at LIMIT 1`).raw(),
       entriesByHolder: sqlite.prepare('SELECT * FROM point_entries WHERE cardholder_id = ? ORDER BY chain_seq'),
       importHolder: sqlite.prepare(
         `INSERT INTO cardholders (id, enrollment_no, pii, phone_index, consent_pd_at, enrolled_at, store_id, terminal_id, updated_at)
@@ -288,7 +295,7 @@ export class Ledger {
   /** @internal The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction. */
   appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
     const seq = (this.stmts.lastOutboxSeq.get() as number) + 1;
-    this.stmts.insertOutbox.run({ seq, opId, kind, payload: JSON.stringify(payload), createdAt: now });
+    this.stmts.insertOutbox.run({ seq, opId, kind, payload: asciiJson(payload), createdAt: now });
     return seq;
   }
 
@@ -338,30 +345,17 @@ export class Ledger {
   }
 
   findCard(query: { number?: string; chipUid?: string; phone?: string; cardId?: string }): CardRecord | null {
-    let card: Row | undefined;
-    let holder: Row | undefined;
-    if (query.number) card = this.stmts.cardByNumber.get(query.number) as Row | undefined;
-    else if (query.cardId) card = this.stmts.cardById.get(query.cardId) as Row | undefined;
-    else if (query.chipUid) card = this.stmts.cardByChip.get(query.chipUid) as Row | undefined;
+    let row: unknown[] | undefined;
+    if (query.number) row = this.stmts.findByNumber.get(query.number) as unknown[] | undefined;
+    else if (query.cardId) row = this.stmts.findById.get(query.cardId) as unknown[] | undefined;
+    else if (query.chipUid) row = this.stmts.findByChip.get(query.chipUid) as unknown[] | undefined;
     else if (query.phone) {
       const phone = normalizePhone(query.phone);
-      if (!phone.ok) return null;
-      holder = this.stmts.holderByPhone.get(this.keys.blindIndex('phone', phone.e164)) as Row | undefined;
-      if (!holder) return null;
-      const cards = this.stmts.cardsByHolder.all(holder.id) as Row[];
-      card = cards.find((c) => c.status === 'active') ?? cards[0];
+      if (phone.ok) row = this.stmts.findByPhone.get(this.keys.blindIndex('phone', phone.e164)) as unknown[] | undefined;
     }
-    if (!card) return null;
-    holder ??= this.stmts.holderById.get(card.cardholder_id) as Row;
-    return {
-      cardId: card.id as string,
-      number: card.number as string,
-      chipUid: (card.chip_uid as string | null) ?? null,
-      status: card.status as string,
-      cardholderId: card.cardholder_id as string,
-      holder: holder.pii ? this.keys.open<Holder>(holder.pii as Buffer) : {},
-      enrolledAt: holder.enrolled_at as string,
-    };
+    if (!row) return null;
+    const [cardId, number, chipUid, status, cardholderId, pii, enrolledAt] = row as [string, string, string | null, string, string, Buffer | null, string];
+    return { cardId, number, chipUid, status, cardholderId, holder: pii ? this.keys.open<Holder>(pii) : {}, enrolledAt };
   }
 
   /** Name search over blind-indexed prefixes: "Иван Пет" finds Иванов Пётр. */
@@ -673,7 +667,9 @@ export class Ledger {
     }
     if (r.allowance) this.sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?').run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
-    const outboxSeq = this.appendOutbox(r.kind, receiptId, now, { receipt, lines, entries, ...extra, ...r.offer });
+    // HQ gets the lines without the receipt id and name, the entries without what they share with the receipt.
+    const upload = { receipt, lines: r.lines.map(({ name: _name, ...l }) => l), entries: entries.map(compactEntry), ...extra, ...r.offer };
+    const outboxSeq = this.appendOutbox(r.kind, receiptId, now, upload);
     return { receiptId, receiptNumber: r.number, chainSeq: receipt.chainSeq, balance: r.card ? this.balance(r.card.cardholderId) : null, outboxSeq };
   }
 
@@ -753,6 +749,15 @@ export class Ledger {
     }
     return undefined;
   }
+}
+
+/**
+ * JSON with every non-ASCII character written as a \u escape: the same value, but text that stays
+ * one byte per character all the way to HQ (read from SQLite, sent, decoded and parsed there
+ * without the slow paths a Cyrillic reason or product name would otherwise put every batch on).
+ */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 // One-shot hashing: no Hash object per call (four calls per sale).

@@ -86,10 +86,20 @@ async function migrate(exec: (text: string) => Promise<void>, query: (text: stri
 
 export { sql };
 
-/** `SELECT * FROM unnest($1::type[], …)`: many rows in one statement with one parameter per column. */
-export function unnest<T>(rows: T[], columns: [string, (row: T) => unknown][]): SQL {
-  return sql`SELECT * FROM unnest(${sql.join(
-    columns.map(([type, get]) => sql`${sql.param(rows.map(get))}::${sql.raw(type)}[]`),
-    sql`, `,
-  )})`;
+/** A column whose value is the same in every row: sent once, not once per row. */
+export const same = (value: unknown) => ({ same: value });
+
+/**
+ * `SELECT … FROM unnest($1::type[], …)`: many rows in one statement with one array parameter per
+ * column; a column given as `same(v)` is one scalar parameter instead (a batch's terminal id, say).
+ */
+export function unnest<T>(rows: T[], columns: [string, ((row: T) => unknown) | { same: unknown }][]): SQL {
+  const arrays: SQL[] = [];
+  const select = columns.map(([type, get]) => {
+    if (typeof get !== 'function') return sql`${sql.param(get.same)}::${sql.raw(type)}`;
+    arrays.push(sql`${sql.param(rows.map(get))}::${sql.raw(type)}[]`);
+    return sql.raw(`u.c${arrays.length}`);
+  });
+  const names = arrays.map((_, i) => `c${i + 1}`).join(', ');
+  return sql`SELECT ${sql.join(select, sql`, `)} FROM unnest(${sql.join(arrays, sql`, `)}) AS u(${sql.raw(names)})`;
 }

@@ -1,7 +1,7 @@
 // Is the program working? Each figure is defined once here, computed in PostgreSQL over a period,
 // chain-wide or for one store; docs/hq-figures.md gives every formula (seed 002 L59–L87).
 // Money stays integer kopecks; ratios are plain fractions (0…1).
-import { sql, unnest, type Query } from './db';
+import { sql, same, unnest, type Query } from './db';
 
 export interface FigureQuery {
   /** Inclusive start and exclusive end (ISO). */
@@ -135,7 +135,8 @@ export class StoreDayTally {
   private readonly days = new Map<string, number[]>();
 
   private day(createdAt: string): number[] {
-    const day = new Date(createdAt).toISOString().slice(0, 10);
+    // A terminal's times are UTC ISO strings already: their first ten characters are the day.
+    const day = createdAt.length === 24 && createdAt.endsWith('Z') && createdAt[10] === 'T' ? createdAt.slice(0, 10) : new Date(createdAt).toISOString().slice(0, 10);
     let v = this.days.get(day);
     if (!v) this.days.set(day, (v = DAY_COLUMNS.map(() => 0)));
     return v;
@@ -168,7 +169,7 @@ export class StoreDayTally {
     const sums = DAY_COLUMNS.map((_, i): [string, (r: DayRow) => unknown] => ['bigint', ([, v]) => v[i]]);
     await q.rows(
       sql`INSERT INTO store_days (store_id, day, ${sql.raw(DAY_COLUMNS.join(', '))})
-          ${unnest(rows, [['text', () => storeId], ['date', ([day]) => day], ...sums])}
+          ${unnest(rows, [['text', same(storeId)], ['date', ([day]) => day], ...sums])}
           ON CONFLICT (store_id, day) DO UPDATE SET ${sql.raw(DAY_COLUMNS.map((c) => `${c} = store_days.${c} + EXCLUDED.${c}`).join(', '))}`,
     );
     this.days.clear();

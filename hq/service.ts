@@ -3,9 +3,10 @@
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { z } from 'zod';
 import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry } from '../protocol/sync';
-import { sql, unnest, type HqDb, type Query, type Row } from './db';
+import { same, sql, unnest, type HqDb, type Query, type Row } from './db';
 import { StoreDayTally } from './figures';
-import { verifyOperation, type ChainHead } from './chain';
+import { chainedRows, verifyOperation, type ChainHead } from './chain';
+import { withReceiptFields } from '../protocol/chain';
 import { Allowances } from './allowances';
 
 export class HqError extends Error {
@@ -80,6 +81,43 @@ const enrollPayload = z.object({
   holder: z.record(z.string(), z.unknown()).default({}),
   card: z.object({ cardId: z.string(), number: z.string(), chipUid: z.string().nullable() }).nullable(),
 });
+
+const malformed = (op: OutboxOp, error: z.ZodError) => `malformed ${op.kind}: ${error.issues[0]?.path.join('.')} ${error.issues[0]?.message}`;
+
+interface CheckedOp {
+  op: OutboxOp;
+  /** Why it is refused for integrity (tampered, out of turn, replayed), with the evidence. */
+  refusal: { reason: string; evidence: unknown } | null;
+  /** A sale's or return's payload, parsed. */
+  receipt?: ReturnType<typeof receiptPayload.safeParse>;
+}
+interface RunCheck {
+  checked: CheckedOp[];
+  head: ChainHead;
+}
+
+/** Where a batch says the terminal's chain stands before it: its first chained row's number and previous hash. */
+function claimedStart(ops: OutboxOp[]): ChainHead | null {
+  for (const op of ops) {
+    const [first] = chainedRows(op.kind, withReceiptFields(op.kind, op.payload));
+    if (first) return typeof first.chainSeq === 'number' && typeof first.prevHash === 'string' ? { seq: first.chainSeq - 1, hash: first.prevHash } : null;
+  }
+  return null;
+}
+
+/** The chain check of a run of operations from `head`, and each sale's payload parsed; pure. */
+function checkRun(head: ChainHead, run: OutboxOp[], seen: Set<string>): RunCheck {
+  const ids = new Set(seen);
+  const checked = run.map((op): CheckedOp => {
+    const payload = withReceiptFields(op.kind, op.payload);
+    const chain = verifyOperation(head, op.kind, payload);
+    const refusal = ids.has(op.opId) ? { reason: `operation ${op.opId} was already applied under another number (replayed)`, evidence: { opId: op.opId, seq: op.seq } } : chain.ok ? null : chain;
+    ids.add(op.opId);
+    if (chain.ok && !refusal) head = chain.head;
+    return { op, refusal, ...(op.kind === 'sale' || op.kind === 'return' ? { receipt: receiptPayload.safeParse(payload) } : {}) };
+  });
+  return { checked, head };
+}
 
 function account(delta: Delta, cardholderId: string) {
   let d = delta.get(cardholderId);
@@ -181,6 +219,11 @@ export class HqService {
 
   async push(caller: Caller, ops: OutboxOp[], report: { pending?: number; oldestPendingAt?: string | null } = {}): Promise<PushResponse> {
     const sorted = [...ops].sort((a, b) => a.seq - b.seq);
+    // Before the lock (while another batch may hold it): each payload parsed and the batch's chain
+    // checked from where its first row says it starts. Under the lock that is used as it stands
+    // when HQ's head is there and nothing in the batch was seen before; otherwise checked again.
+    const start = claimedStart(sorted);
+    const pre = start ? { start, ...checkRun(start, sorted, new Set()) } : null;
     return this.db.tx(async (q) => {
       await q.rows(sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`);
       const [t] = await q.rows<{ acked_seq: string | number }>(sql`SELECT acked_seq FROM terminals WHERE terminal_id = ${caller.terminalId} FOR UPDATE`);
@@ -193,14 +236,14 @@ export class HqService {
         else if (op.seq !== acked + 1 + run.length) results.push({ seq: op.seq, status: 'gap', reason: `expected operation ${acked + 1 + run.length}` });
         else run.push(op);
       }
-      const reasons = await this.applyRun(q, caller, run);
+      const reasons = await this.applyRun(q, caller, run, run[0] === sorted[0] ? pre : null);
       const rejected = reasons.size;
       if (run.length) {
         await q.rows(
           // A replayed operation keeps its first row here; its refusal is in the quarantine.
           sql`INSERT INTO operations (terminal_id, seq, op_id, kind, status, reason, created_at)
               ${unnest(run, [
-                ['text', () => caller.terminalId], ['bigint', (op) => op.seq], ['text', (op) => op.opId], ['text', (op) => op.kind],
+                ['text', same(caller.terminalId)], ['bigint', (op) => op.seq], ['text', (op) => op.opId], ['text', (op) => op.kind],
                 ['text', (op) => (reasons.has(op.seq) ? 'rejected' : 'applied')], ['text', (op) => reasons.get(op.seq) ?? null], ['timestamptz', (op) => op.createdAt],
               ])}
               ON CONFLICT (terminal_id, op_id) DO NOTHING`,
@@ -226,7 +269,7 @@ export class HqService {
    * sales is a handful of round trips). Returns the business refusals by seq; those operations
    * change nothing but are acknowledged, so the queue moves on.
    */
-  private async applyRun(q: Query, caller: Caller, run: OutboxOp[]): Promise<Map<number, string>> {
+  private async applyRun(q: Query, caller: Caller, run: OutboxOp[], pre: (RunCheck & { start: ChainHead }) | null): Promise<Map<number, string>> {
     const reasons = new Map<number, string>();
     if (!run.length) return reasons;
     const seen = new Set(
@@ -235,24 +278,19 @@ export class HqService {
       ).map((r) => r.op_id),
     );
     let receipts: z.infer<typeof receiptPayload>[] = [];
-    const malformed = (op: OutboxOp, error: z.ZodError) => `malformed ${op.kind}: ${error.issues[0]?.path.join('.')} ${error.issues[0]?.message}`;
     const [t] = await q.rows<{ chain_seq: string | number; chain_hash: string }>(sql`SELECT chain_seq, chain_hash FROM terminals WHERE terminal_id = ${caller.terminalId}`);
     const days = new StoreDayTally();
-    let head: ChainHead = { seq: Number(t!.chain_seq), hash: t!.chain_hash };
+    const head: ChainHead = { seq: Number(t!.chain_seq), hash: t!.chain_hash };
+    const { checked, head: after } = pre && !seen.size && pre.start.seq === head.seq && pre.start.hash === head.hash ? pre : checkRun(head, run, seen);
     const quarantined: { op: OutboxOp; reason: string; evidence: unknown }[] = [];
-    for (const op of run) {
-      const chain = verifyOperation(head, op.kind, op.payload);
-      const refusal = seen.has(op.opId) ? { reason: `operation ${op.opId} was already applied under another number (replayed)`, evidence: { opId: op.opId, seq: op.seq } } : chain.ok ? null : chain;
-      seen.add(op.opId);
+    for (const { op, refusal, receipt: p } of checked.slice(0, run.length)) {
       if (refusal) {
         // Nothing of a tampered or replayed operation is applied; it is kept with the evidence.
         reasons.set(op.seq, refusal.reason);
         quarantined.push({ op, ...refusal });
         continue;
       }
-      if (chain.ok) head = chain.head;
-      if (op.kind === 'sale' || op.kind === 'return') {
-        const p = receiptPayload.safeParse(op.payload);
+      if (p) {
         if (!p.success) {
           reasons.set(op.seq, malformed(op, p.error));
           continue;
@@ -275,11 +313,11 @@ export class HqService {
     }
     if (receipts.length) await this.applyReceipts(q, caller, receipts, days);
     await days.save(q, caller.storeId);
-    await q.rows(sql`UPDATE terminals SET chain_seq = ${head.seq}, chain_hash = ${head.hash} WHERE terminal_id = ${caller.terminalId}`);
+    await q.rows(sql`UPDATE terminals SET chain_seq = ${after.seq}, chain_hash = ${after.hash} WHERE terminal_id = ${caller.terminalId}`);
     if (quarantined.length) {
       await q.rows(
         sql`INSERT INTO quarantine (terminal_id, seq, op_id, kind, reason, evidence)
-            ${unnest(quarantined, [['text', () => caller.terminalId], ['bigint', (x) => x.op.seq], ['text', (x) => x.op.opId], ['text', (x) => x.op.kind], ['text', (x) => x.reason], ['jsonb', (x) => JSON.stringify(x.evidence)]])}
+            ${unnest(quarantined, [['text', same(caller.terminalId)], ['bigint', (x) => x.op.seq], ['text', (x) => x.op.opId], ['text', (x) => x.op.kind], ['text', (x) => x.reason], ['jsonb', (x) => JSON.stringify(x.evidence)]])}
             ON CONFLICT DO NOTHING`,
       );
     }
@@ -399,8 +437,8 @@ export class HqService {
       sql`INSERT INTO receipts (terminal_id, id, number, kind, original_receipt_id, store_id, card_id, cardholder_id, created_at, gross, discount, redeem_kopecks, to_pay,
             points_earned, points_redeemed, program_id, program_version, program_hash, chain_seq, hash, redeem_offered)
           ${unnest(payloads.map((p) => ({ ...p.receipt, redeemOffered: p.redeemOffered ?? 0 })), [
-            ['text', () => T], ['text', (r) => r.id], ['text', (r) => r.number], ['text', (r) => r.kind], ['text', (r) => r.originalReceiptId ?? null],
-            ['text', () => caller.storeId], ['text', (r) => r.cardId], ['text', (r) => r.cardholderId], ['timestamptz', (r) => r.createdAt],
+            ['text', same(T)], ['text', (r) => r.id], ['text', (r) => r.number], ['text', (r) => r.kind], ['text', (r) => r.originalReceiptId ?? null],
+            ['text', same(caller.storeId)], ['text', (r) => r.cardId], ['text', (r) => r.cardholderId], ['timestamptz', (r) => r.createdAt],
             ['bigint', (r) => r.gross], ['bigint', (r) => r.discount], ['bigint', (r) => r.redeemKopecks], ['bigint', (r) => r.toPay],
             ['integer', (r) => r.pointsEarned], ['integer', (r) => r.pointsRedeemed], ['text', (r) => r.programId ?? null], ['integer', (r) => r.programVersion ?? null],
             ['text', (r) => r.programHash ?? null], ['bigint', (r) => r.chainSeq], ['text', (r) => r.hash], ['integer', (r) => r.redeemOffered],
@@ -414,7 +452,7 @@ export class HqService {
       await q.rows(
         sql`INSERT INTO receipt_lines (terminal_id, receipt_id, line_no, sku, category, qty, gross, discount, redeem, net, points_earned)
             ${unnest(lines, [
-              ['text', () => T], ['text', (l) => l.receiptId], ['integer', (l) => l.lineNo], ['text', (l) => l.sku], ['text', (l) => l.category], ['integer', (l) => l.qty],
+              ['text', same(T)], ['text', (l) => l.receiptId], ['integer', (l) => l.lineNo], ['text', (l) => l.sku], ['text', (l) => l.category], ['integer', (l) => l.qty],
               ['bigint', (l) => l.gross], ['bigint', (l) => l.discount], ['bigint', (l) => l.redeem], ['bigint', (l) => l.net], ['integer', (l) => l.pointsEarned],
             ])} ON CONFLICT DO NOTHING`,
       );
@@ -440,7 +478,7 @@ export class HqService {
     const added = await q.rows<{ id: string; cardholder_id: string; points: number }>(
       sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq, hash)
           ${unnest(entries, [
-            ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', () => terminalId], ['text', (e) => e.receiptId], ['text', (e) => e.kind], ['integer', (e) => e.points],
+            ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', same(terminalId)], ['text', (e) => e.receiptId], ['text', (e) => e.kind], ['integer', (e) => e.points],
             ['text', (e) => e.lotId], ['timestamptz', (e) => e.activatesAt], ['timestamptz', (e) => e.expiresAt], ['timestamptz', (e) => e.createdAt],
             ['bigint', (e) => e.chainSeq], ['text', (e) => e.hash],
           ])} ON CONFLICT DO NOTHING RETURNING id, cardholder_id, points`,
@@ -483,7 +521,7 @@ export class HqService {
     const added = await q.rows<{ cardholder_id: string; points: number }>(
       sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at)
           ${unnest(pairs, [
-            ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', () => 'hq'], ['text', () => null], ['text', () => 'transfer'], ['integer', (e) => e.points],
+            ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', same('hq')], ['text', same(null)], ['text', same('transfer')], ['integer', (e) => e.points],
             ['text', (e) => e.lotId], ['timestamptz', (e) => e.activatesAt], ['timestamptz', (e) => e.expiresAt], ['timestamptz', (e) => e.createdAt],
           ])} ON CONFLICT DO NOTHING RETURNING cardholder_id, points`,
     );

@@ -8,6 +8,15 @@ import { HqClient, SyncHttpError } from './client';
 import { loadOrCreateTerminalKey } from './keys';
 import { SyncStore } from './store';
 import { AllowanceStore, type OfflineRedemption } from './allowances';
+import type { PushResponse } from '../protocol/sync';
+import type { PendingOp } from './store';
+
+interface Batch {
+  ops: PendingOp[];
+  response: Promise<Settled<PushResponse>>;
+}
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
 export interface SyncAgentOptions {
   hqUrl: string;
@@ -108,16 +117,7 @@ export class SyncAgent {
     let pushed = 0;
     let pulled = 0;
     try {
-      for (;;) {
-        const ops = this.store.pending(this.batch);
-        if (!ops.length) break;
-        const stats = this.store.stats();
-        const response = await this.client.push(ops, stats.pending, stats.oldestPendingAt);
-        const acked = this.store.acknowledge(ops, response, this.clock().toISOString());
-        pushed += acked;
-        this.batch = Math.min(this.batch * 2, 5000); // it went through: send more at once
-        if (response.ackedThrough < ops[0]!.seq) throw new SyncHttpError(409, `HQ expects operation ${response.ackedThrough + 1}, the outbox starts at ${ops[0]!.seq}`);
-      }
+      pushed = await this.pushAll();
       for (;;) {
         const page = await this.client.pull(this.store.cursor(), 5000);
         this.store.applyPull(page);
@@ -135,6 +135,53 @@ export class SyncAgent {
     } catch (e) {
       this.failed(e);
       throw e;
+    }
+  }
+
+  /**
+   * Pushes the outbox up to its end. Two batches are in flight at once: the next one is read and
+   * sent while HQ applies the one before (HQ takes them in turn under its lock). Should a batch
+   * overtake the one before it, HQ answers it with gaps and changes nothing; the outbox is then
+   * sent again from HQ's mark, one batch at a time. Only acknowledged operations count as done.
+   */
+  private async pushAll(): Promise<number> {
+    let pushed = 0;
+    let pipelined = true;
+    let after = this.store.ackedThrough();
+    let inFlight: Batch | null = null;
+    for (;;) {
+      let next: Batch | null = null;
+      if (!inFlight || pipelined) {
+        const ops = this.store.pending(this.batch, after);
+        if (ops.length) {
+          const stats = this.store.stats();
+          next = { ops, response: settle(this.client.push(ops, stats.pending, stats.oldestPendingAt)) };
+          after = ops.at(-1)!.seq;
+        }
+      }
+      if (!inFlight) {
+        if (!next) return pushed;
+        inFlight = next;
+        continue;
+      }
+      const answer = await inFlight.response;
+      if (!answer.ok) {
+        await next?.response; // let it settle: HQ applies each operation once, whatever it did
+        throw answer.error;
+      }
+      const { ops: sent } = inFlight;
+      const response = answer.value;
+      pushed += this.store.acknowledge(sent, response, this.clock().toISOString());
+      this.batch = Math.min(this.batch * 2, 5000); // it went through: send more at once
+      if (response.ackedThrough < sent.at(-1)!.seq) {
+        await next?.response;
+        if (!pipelined && response.ackedThrough < sent[0]!.seq) throw new SyncHttpError(409, `HQ expects operation ${response.ackedThrough + 1}, the outbox starts at ${sent[0]!.seq}`);
+        // Overtaken by the batch after it (or HQ's mark is elsewhere): again from HQ's mark, one at a time.
+        pipelined = false;
+        after = this.store.ackedThrough();
+        next = null;
+      }
+      inFlight = next;
     }
   }
 

@@ -3,11 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { signatureBase, type AllowancesResponse, type PullResponse, type PushResponse } from '../protocol/sync';
 import type { PendingOp } from './store';
-
-class RawJson {
-  constructor(readonly text: string) {}
-}
 import type { TerminalKey } from './keys';
+
+/** A request body that is JSON already. */
+class RawJson {
+  constructor(readonly bytes: Buffer<ArrayBuffer>) {}
+}
+const CLOSE = Buffer.from('}');
 
 export class SyncHttpError extends Error {
   constructor(
@@ -30,13 +32,15 @@ export class HqClient {
     return this.request('POST', '/v1/register', { code, terminalId: this.terminalId, publicKey: this.key.publicKey }, false);
   }
 
-  /** The body is assembled from the stored payload texts: no parse and re-serialise of each. */
+  /** The body is assembled from the stored payloads' bytes: no parse, re-serialise or re-encode of each. */
   push(ops: PendingOp[], pending: number, oldestPendingAt: string | null): Promise<PushResponse> {
     const s = JSON.stringify;
-    const body = `{"pending":${pending},"oldestPendingAt":${s(oldestPendingAt)},"ops":[${ops
-      .map((o) => `{"seq":${o.seq},"opId":${s(o.opId)},"kind":${s(o.kind)},"createdAt":${s(o.createdAt)},"payload":${o.payloadJson}}`)
-      .join(',')}]}`;
-    return this.request('POST', '/v1/push', new RawJson(body));
+    const parts: Buffer[] = [Buffer.from(`{"pending":${pending},"oldestPendingAt":${s(oldestPendingAt)},"ops":[`)];
+    ops.forEach((o, i) => {
+      parts.push(Buffer.from(`${i ? ',' : ''}{"seq":${o.seq},"opId":${s(o.opId)},"kind":${s(o.kind)},"createdAt":${s(o.createdAt)},"payload":`), o.payloadJson, CLOSE);
+    });
+    parts.push(Buffer.from(']}'));
+    return this.request('POST', '/v1/push', new RawJson(Buffer.concat(parts)));
   }
 
   /** Asked at the till while the customer waits: a short timeout, then the offline rules apply. */
@@ -53,7 +57,7 @@ export class HqClient {
   }
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signed = true, timeoutMs = this.timeoutMs): Promise<T> {
-    const json = body === undefined ? Buffer.alloc(0) : Buffer.from(body instanceof RawJson ? body.text : JSON.stringify(body));
+    const json: Buffer<ArrayBuffer> = body === undefined ? Buffer.alloc(0) : body instanceof RawJson ? body.bytes : Buffer.from(JSON.stringify(body));
     const payload = json.length > 1024 ? gzipSync(json, { level: 1 }) : json;
     const headers: Record<string, string> = { 'accept-encoding': 'gzip' };
     if (body !== undefined) {

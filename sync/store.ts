@@ -1,16 +1,16 @@
 // The terminal's side of sync, all in the ledger's SQLite: the outbox (what to push), the
 // acknowledgements, the pull cursor, and HQ's feed applied in one transaction per page.
 // Everything needed to resume after a crash is in the database.
-import type { Ledger } from '../db/ledger';
+import { asciiJson, type Ledger } from '../db/ledger';
 import type { PullResponse, PushResponse } from '../protocol/sync';
 
-/** An outbox row on its way to HQ; the payload stays the JSON text it was committed as. */
+/** An outbox row on its way to HQ; the payload stays the JSON it was committed as, as bytes. */
 export interface PendingOp {
   seq: number;
   opId: string;
   kind: string;
   createdAt: string;
-  payloadJson: string;
+  payloadJson: Buffer;
 }
 
 export class SyncStore {
@@ -19,7 +19,8 @@ export class SyncStore {
   constructor(private readonly ledger: Ledger) {
     const db = ledger.sqlite;
     this.stmts = {
-      pending: db.prepare('SELECT seq, op_id, kind, payload, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
+      // The payload read as bytes: it goes into the request body as it is, never decoded into a string.
+      pending: db.prepare('SELECT seq, op_id, kind, CAST(payload AS BLOB) AS payload, created_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?'),
       last: db.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
       createdAt: db.prepare('SELECT created_at FROM outbox WHERE seq = ?').pluck(),
       ackResult: db.prepare('UPDATE outbox SET acked_at = ?, result = ? WHERE seq = ?'),
@@ -40,13 +41,13 @@ export class SyncStore {
     this.stmts.put.run(key, value);
   }
 
-  /** The oldest unacknowledged operations, in order, ready to send (payloads as stored JSON). */
-  pending(limit: number): PendingOp[] {
-    return (this.stmts.pending.all(this.ackedThrough(), limit) as { seq: number; op_id: string; kind: string; payload: string; created_at: string }[]).map((r) => {
+  /** The operations after `after` (default: the acknowledged mark), in order, ready to send (payloads as stored JSON). */
+  pending(limit: number, after = this.ackedThrough()): PendingOp[] {
+    return (this.stmts.pending.all(after, limit) as { seq: number; op_id: string; kind: string; payload: Buffer; created_at: string }[]).map((r) => {
       let payloadJson = r.payload;
       if (r.kind === 'enroll') {
-        const { sealedHolder, ...rest } = JSON.parse(r.payload) as { sealedHolder?: string };
-        if (sealedHolder) payloadJson = JSON.stringify({ ...rest, holder: this.ledger.openSealedHolder(sealedHolder) });
+        const { sealedHolder, ...rest } = JSON.parse(r.payload.toString('utf8')) as { sealedHolder?: string };
+        if (sealedHolder) payloadJson = Buffer.from(asciiJson({ ...rest, holder: this.ledger.openSealedHolder(sealedHolder) }));
       }
       return { seq: r.seq, opId: r.op_id, kind: r.kind, createdAt: r.created_at, payloadJson };
     });

@@ -99,12 +99,12 @@ describe('HQ verifies each terminal’s hash chain', () => {
     await t.agent.syncOnce();
     const before = await receiptsAtHq(t.ledger.terminalId);
     const balance = (await bed.hq.service.balances()).get(t.card.cardholderId);
-    const old = t.ledger.sqlite.prepare("SELECT seq, op_id AS opId, kind, created_at AS createdAt, payload AS payloadJson FROM outbox WHERE kind = 'sale' ORDER BY seq").all() as {
+    const old = t.ledger.sqlite.prepare("SELECT seq, op_id AS opId, kind, created_at AS createdAt, CAST(payload AS BLOB) AS payloadJson FROM outbox WHERE kind = 'sale' ORDER BY seq").all() as {
       seq: number;
       opId: string;
       kind: string;
       createdAt: string;
-      payloadJson: string;
+      payloadJson: Buffer;
     }[];
     const acked = old.at(-1)!.seq;
     // The attacker signs with the terminal's own key: the request is authentic, the content is not.
