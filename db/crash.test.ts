@@ -59,7 +59,7 @@ describe('crash safety', () => {
       const torn = raw
         .prepare(
           `SELECT r.id FROM receipts r
-           WHERE NOT EXISTS (SELECT 1 FROM receipt_lines l WHERE l.receipt_id = r.id)
+           WHERE coalesce(json_array_length(r.priced, '$.lines'), 0) = 0
               OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.op_id = r.id)
               OR NOT EXISTS (SELECT 1 FROM point_entries e WHERE e.receipt_id = r.id)`,
         )

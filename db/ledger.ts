@@ -176,10 +176,6 @@ export class Ledger {
          VALUES (@id, @number, @terminalId, @kind, @originalReceiptId, @cardId, @cardholderId, @shiftId, @cashierId, @createdAt,
           @gross, @discount, @redeemKopecks, @toPay, @pointsEarned, @pointsRedeemed, @programId, @programVersion, @programHash, @priced, @chainSeq, @prevHash, @hash)`,
       ),
-      insertLine: sqlite.prepare(
-        `INSERT INTO receipt_lines (receipt_id, line_no, sku, name, category, qty, unit_price, gross, discount, redeem, net, points_earned)
-         VALUES (@receiptId, @lineNo, @sku, @name, @category, @qty, @unitPrice, @gross, @discount, @redeem, @net, @pointsEarned)`,
-      ),
       insertEntry: sqlite.prepare(
         `INSERT INTO point_entries (id, terminal_id, cardholder_id, card_id, receipt_id, kind, points, lot_id, activates_at, expires_at, reason, created_at, chain_seq, prev_hash, hash)
          VALUES (@id, @terminalId, @cardholderId, @cardId, @receiptId, @kind, @points, @lotId, @activatesAt, @expiresAt, @reason, @createdAt, @chainSeq, @prevHash, @hash)`,
@@ -525,10 +521,11 @@ export class Ledger {
   receipt(idOrNumber: string): StoredReceipt | null {
     const r = this.sqlite.prepare('SELECT * FROM receipts WHERE id = ? OR number = ?').get(idOrNumber, idOrNumber) as Row | undefined;
     if (!r) return null;
+    // What has come back of it: the lines of its returns' priced baskets, by line number.
     const returned: Record<number, number> = {};
-    const returns = this.sqlite.prepare("SELECT id FROM receipts WHERE original_receipt_id = ? AND kind = 'return'").pluck().all(r.id) as string[];
-    for (const l of this.sqlite.prepare("SELECT l.line_no, sum(l.qty) AS qty FROM receipt_lines l JOIN receipts r ON r.id = l.receipt_id WHERE r.original_receipt_id = ? AND r.kind = 'return' GROUP BY l.line_no").all(r.id) as { line_no: number; qty: number }[]) {
-      returned[l.line_no] = l.qty;
+    const returns = this.sqlite.prepare("SELECT id, priced FROM receipts WHERE original_receipt_id = ? AND kind = 'return' ORDER BY rowid").all(r.id) as { id: string; priced: string }[];
+    for (const ret of returns) {
+      for (const l of (JSON.parse(ret.priced) as PricedReturn).lines) returned[l.lineNo] = (returned[l.lineNo] ?? 0) + l.qty;
     }
     return {
       id: r.id as string,
@@ -539,7 +536,7 @@ export class Ledger {
       cardholderId: (r.cardholder_id as string | null) ?? null,
       priced: JSON.parse(r.priced as string) as PricedBasket,
       returned,
-      returnIds: returns,
+      returnIds: returns.map((ret) => ret.id),
     };
   }
 
@@ -651,9 +648,7 @@ export class Ledger {
       programHash: r.program.hash,
       pricedHash: sha256Node(r.pricedJson),
     });
-    this.stmts.insertReceipt.run({ ...receipt, priced: r.pricedJson });
-    const lines = r.lines.map((l) => ({ receiptId, ...l }));
-    for (const line of lines) this.stmts.insertLine.run(line);
+    this.stmts.insertReceipt.run({ ...receipt, priced: r.pricedJson }); // its lines are in the priced basket
     const entries: Row[] = [];
     if (r.card) {
       const base = { terminalId: this.terminalId, cardholderId: r.card.cardholderId, cardId: r.card.cardId, receiptId, createdAt: now };

@@ -2,7 +2,7 @@
 // drizzle-kit into db/migrations; hand-written SQL (triggers, FTS) lives in custom migrations there.
 //
 // Invariants the schema carries:
-// - receipts, receipt_lines and point_entries are append-only (triggers refuse UPDATE/DELETE);
+// - receipts (their lines in `priced`) and point_entries are append-only (triggers refuse UPDATE/DELETE);
 // - receipts and point_entries form one hash chain per terminal (chain_seq, prev_hash, hash);
 // - balances is a cache of SUM(point_entries.points) per account, checked by `loyalty db verify`;
 // - personal data lives only encrypted (cardholders.pii) plus keyed blind indexes for lookup.
@@ -103,28 +103,6 @@ export const receipts = sqliteTable(
     index('receipts_cardholder').on(t.cardholderId),
     index('receipts_original').on(t.originalReceiptId).where(sql`original_receipt_id IS NOT NULL`),
   ],
-);
-
-export const receiptLines = sqliteTable(
-  'receipt_lines',
-  {
-    receiptId: text('receipt_id')
-      .notNull()
-      .references(() => receipts.id),
-    lineNo: integer('line_no').notNull(),
-    sku: text('sku').notNull(),
-    name: text('name').notNull(),
-    category: text('category').notNull(),
-    qty: integer('qty').notNull(),
-    unitPrice: integer('unit_price').notNull(),
-    gross: integer('gross').notNull(),
-    discount: integer('discount').notNull(),
-    redeem: integer('redeem').notNull(),
-    net: integer('net').notNull(),
-    pointsEarned: integer('points_earned').notNull(),
-  },
-  // WITHOUT ROWID (migration 0006; drizzle cannot say it): the rows live in the key's B-tree.
-  (t) => [primaryKey({ columns: [t.receiptId, t.lineNo] })],
 );
 
 /** Append-only point movements. A lot is an `earn` (or `welcome`/`adjust` credit) entry; spending
