@@ -1,6 +1,7 @@
 // npm run bench:sync — sync throughput against real PostgreSQL (DATABASE_URL, default the local
-// server): a 100,000-sale backlog pushed and acknowledged (bar ≤ 20 s), HQ's ingest rate, and the
+// server; HQ in a process of its own): a 100,000-sale backlog pushed and acknowledged (bar ≤ 20 s), HQ's ingest rate, and the
 // time to provision 1,000,000 cards to a fresh terminal. Each run uses a schema of its own.
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ledger } from '../db/ledger';
@@ -19,6 +20,23 @@ const checked = validateProgram(JSON.parse(readFileSync(resourceFile('demo-progr
 if (!checked.ok) throw new Error('demo program');
 const catalog = JSON.parse(readFileSync(resourceFile('demo-catalog.json'), 'utf8')) as { sku: string; name: string; category: string; unitPrice: number }[];
 
+/** `hq/main.ts serve` in a child process on a free port, on the given schema of DATABASE_URL. */
+async function startHqProcess(schema: string): Promise<{ url: string; stop(): void }> {
+  const port = 20000 + (process.pid % 20000);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'hq/main.ts', 'serve', '--port', String(port)], {
+    env: { ...process.env, HQ_SCHEMA: schema, HQ_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`HQ exited with ${child.exitCode}`);
+    if (await fetch(new URL('/v1/health', url)).then((r) => r.ok, () => false)) break;
+    if (i > 600) throw new Error('HQ did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
 const hq = await startTestHq();
 try {
   // A terminal with a backlog: 1,000 cardholders and SALES sales waiting in the outbox.
@@ -35,7 +53,9 @@ try {
   });
   for (let i = 0; i < SALES; i += 10_000) fill(i, Math.min(SALES, i + 10_000));
   ledger.sqlite.pragma('synchronous = FULL');
-  const agent = new SyncAgent(ledger, { hqUrl: hq.url, keyFile: join(dir, 'backlog.db.sync-key') });
+  // HQ serves in a process of its own, as deployed (`npm run hq`), on this run's schema.
+  const server = await startHqProcess(hq.schema);
+  const agent = new SyncAgent(ledger, { hqUrl: server.url, keyFile: join(dir, 'backlog.db.sync-key') });
   await agent.register(await hq.service.createRegistrationCode('bench-store'));
 
   const t0 = performance.now();
@@ -48,6 +68,7 @@ try {
   figure('backlog_100k_push_s', pushS * (100_000 / SALES), 's', 2);
   figure('ingest_rate', SALES / pushS, 'sales/s', 0);
   ledger.close();
+  server.stop();
 
   // A chain's card base at HQ, provisioned to a fresh terminal in pages.
   await hq.db.rows(sql`INSERT INTO cardholders (cardholder_id, holder, enrolled_at, store_id)

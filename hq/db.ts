@@ -97,9 +97,27 @@ export function unnest<T>(rows: T[], columns: [string, ((row: T) => unknown) | {
   const arrays: SQL[] = [];
   const select = columns.map(([type, get]) => {
     if (typeof get !== 'function') return sql`${sql.param(get.same)}::${sql.raw(type)}`;
-    arrays.push(sql`${sql.param(rows.map(get))}::${sql.raw(type)}[]`);
+    arrays.push(sql`${sql.param(arrayLiteral(rows.map(get)))}::${sql.raw(type)}[]`);
     return sql.raw(`u.c${arrays.length}`);
   });
   const names = arrays.map((_, i) => `c${i + 1}`).join(', ');
   return sql`SELECT ${sql.join(select, sql`, `)} FROM unnest(${sql.join(arrays, sql`, `)}) AS u(${sql.raw(names)})`;
+}
+
+/**
+ * The array literal (`{"a","b",NULL,3}`) for a column of primitives, built in one pass: what the
+ * driver's own serializer makes, without its per-element dispatch and two regular expressions
+ * (thousands of rows per push). Anything but a string, number, boolean or null is refused.
+ */
+export function arrayLiteral(values: unknown[]): string {
+  let s = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i) s += ',';
+    if (v === null || v === undefined) s += 'NULL';
+    else if (typeof v === 'number' || typeof v === 'boolean') s += String(v);
+    else if (typeof v === 'string') s += `"${/["\\]/.test(v) ? v.replace(/["\\]/g, '\\$&') : v}"`;
+    else throw new TypeError(`cannot put a ${typeof v} into a PostgreSQL array`);
+  }
+  return `${s}}`;
 }

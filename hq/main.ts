@@ -1,4 +1,5 @@
-// `npm run hq` — the HQ service. Embedded PostgreSQL (PGlite) in .data/hq unless DATABASE_URL.
+// `npm run hq` — the HQ service. Embedded PostgreSQL (PGlite) in .data/hq unless DATABASE_URL
+// (and HQ_SCHEMA, a schema of its own there).
 //   npm run hq -- [serve] [--port 5280] [--host 127.0.0.1] [--data-dir DIR]
 //   npm run hq -- code --store STORE        a one-time registration code for a new terminal
 //   npm run hq -- seed-demo                 the demo cards, so terminals can provision them
@@ -34,7 +35,8 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 const command = positionals[0] ?? 'serve';
-const db = await openHqDb({ url: process.env.DATABASE_URL, dataDir: values['data-dir'] ?? process.env.HQ_DATA_DIR ?? join(process.cwd(), '.data', 'hq') });
+// HQ_SCHEMA: HQ's tables in a schema of their own on a shared server (benchmarks, side-by-side installs).
+const db = await openHqDb({ url: process.env.DATABASE_URL, schema: process.env.DATABASE_URL ? process.env.HQ_SCHEMA : undefined, dataDir: values['data-dir'] ?? process.env.HQ_DATA_DIR ?? join(process.cwd(), '.data', 'hq') });
 const service = new HqService(db);
 
 if (command === 'code') {

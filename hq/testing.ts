@@ -14,6 +14,8 @@ export interface TestHq {
   port: number;
   service: HqService;
   db: HqDb;
+  /** The PostgreSQL schema HQ's tables are in (with DATABASE_URL). */
+  schema: string;
   /** Stops the server and closes the database (HQ "crashes"); `start` brings it back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -25,7 +27,7 @@ export async function startTestHq(port = 0): Promise<TestHq> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const dataDir = url ? '' : mkdtempSync(join(tmpdir(), 'hq-'));
   let app: ReturnType<typeof buildServer> | null = null;
-  const hq = {} as TestHq;
+  const hq = { schema } as TestHq;
   hq.start = async () => {
     hq.db = await openHqDb(url ? { url, schema } : { dataDir });
     hq.service = new HqService(hq.db);

@@ -15,6 +15,8 @@ interface Batch {
   ops: PendingOp[];
   response: Promise<Settled<PushResponse>>;
 }
+/** Batches in flight at once while pushing a backlog. */
+const PIPELINE = 3;
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
@@ -139,49 +141,43 @@ export class SyncAgent {
   }
 
   /**
-   * Pushes the outbox up to its end. Two batches are in flight at once: the next one is read and
-   * sent while HQ applies the one before (HQ takes them in turn under its lock). Should a batch
-   * overtake the one before it, HQ answers it with gaps and changes nothing; the outbox is then
-   * sent again from HQ's mark, one batch at a time. Only acknowledged operations count as done.
+   * Pushes the outbox up to its end. Up to PIPELINE batches are in flight at once: the next ones are
+   * read and sent while HQ applies the one before (HQ takes them in turn under its lock). Should a
+   * batch overtake the one before it, HQ answers it with gaps and changes nothing; the outbox is
+   * then sent again from HQ's mark, one batch at a time. Only acknowledged operations count as done.
    */
   private async pushAll(): Promise<number> {
     let pushed = 0;
-    let pipelined = true;
+    let depth = PIPELINE;
     let after = this.store.ackedThrough();
-    let inFlight: Batch | null = null;
+    const inFlight: Batch[] = [];
+    const settleAll = () => Promise.all(inFlight.splice(0).map((b) => b.response)); // whatever they did, HQ applies each operation once
     for (;;) {
-      let next: Batch | null = null;
-      if (!inFlight || pipelined) {
+      while (inFlight.length < depth) {
         const ops = this.store.pending(this.batch, after);
-        if (ops.length) {
-          const stats = this.store.stats();
-          next = { ops, response: settle(this.client.push(ops, stats.pending, stats.oldestPendingAt)) };
-          after = ops.at(-1)!.seq;
-        }
+        if (!ops.length) break;
+        const stats = this.store.stats();
+        inFlight.push({ ops, response: settle(this.client.push(ops, stats.pending, stats.oldestPendingAt)) });
+        after = ops.at(-1)!.seq;
       }
-      if (!inFlight) {
-        if (!next) return pushed;
-        inFlight = next;
-        continue;
-      }
-      const answer = await inFlight.response;
+      const batch = inFlight.shift();
+      if (!batch) return pushed;
+      const answer = await batch.response;
       if (!answer.ok) {
-        await next?.response; // let it settle: HQ applies each operation once, whatever it did
+        await settleAll();
         throw answer.error;
       }
-      const { ops: sent } = inFlight;
+      const sent = batch.ops;
       const response = answer.value;
       pushed += this.store.acknowledge(sent, response, this.clock().toISOString());
       this.batch = Math.min(this.batch * 2, 5000); // it went through: send more at once
       if (response.ackedThrough < sent.at(-1)!.seq) {
-        await next?.response;
-        if (!pipelined && response.ackedThrough < sent[0]!.seq) throw new SyncHttpError(409, `HQ expects operation ${response.ackedThrough + 1}, the outbox starts at ${sent[0]!.seq}`);
-        // Overtaken by the batch after it (or HQ's mark is elsewhere): again from HQ's mark, one at a time.
-        pipelined = false;
+        await settleAll();
+        if (depth === 1 && response.ackedThrough < sent[0]!.seq) throw new SyncHttpError(409, `HQ expects operation ${response.ackedThrough + 1}, the outbox starts at ${sent[0]!.seq}`);
+        // Overtaken by a batch after it (or HQ's mark is elsewhere): again from HQ's mark, one at a time.
+        depth = 1;
         after = this.store.ackedThrough();
-        next = null;
       }
-      inFlight = next;
     }
   }
 

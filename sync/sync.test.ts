@@ -1,6 +1,8 @@
 // Terminal ↔ HQ over real HTTP, on embedded PostgreSQL (or the real server with DATABASE_URL).
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Ledger } from '../db/ledger';
 import { priceBasket, validateProgram } from '../engine';
@@ -240,5 +242,49 @@ describe('sync with HQ', () => {
     await expectStoreDaysTrue(); // a demo year loaded by SQL, then offline sales with redemptions
     a.ledger.close();
     b.ledger.close();
+  });
+
+  it('a batch that overtakes the one before it changes nothing; the backlog still arrives exactly once', async () => {
+    // A proxy that holds the first push back until two more have gone through: HQ sees batches
+    // two and three before batch one (gaps), then batch one.
+    let pushes = 0;
+    let gapped = 0;
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const proxy = createServer((req, res) => {
+      const body: Buffer[] = [];
+      req.on('data', (c: Buffer) => body.push(c));
+      req.on('end', async () => {
+        const n = req.url === '/v1/push' ? ++pushes : 0;
+        if (n === 1) await held;
+        const answer = await fetch(new URL(req.url!, bed.hq.url), { method: req.method, headers: req.headers as Record<string, string>, body: req.method === 'POST' ? Buffer.concat(body) : undefined });
+        if (n === 3) release();
+        const text = Buffer.from(await answer.arrayBuffer());
+        if (text.includes('"status":"gap"')) gapped++;
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });
+        res.end(text);
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const t = await terminal();
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`;
+      const agent = new SyncAgent(t.ledger, { hqUrl: url, keyFile: `${t.db}.sync-key` });
+      t.ledger.enroll({ holder: { firstName: 'Пётр' }, cardNumber: '7789000000068', now: new Date().toISOString(), consentPd: true });
+      for (let i = 0; i < 1000; i++) sell(t.ledger, '7789000000068');
+      const round = await agent.syncOnce();
+      expect(gapped).toBeGreaterThanOrEqual(2); // the batches sent after the held one came first and changed nothing
+      expect(round.pushed).toBe(1001);
+      expect(agent.status().pendingOperations).toBe(0);
+      const [ops] = await bed.hq.db.rows<{ n: string; top: string }>(sql`SELECT count(*) AS n, max(seq) AS top FROM operations WHERE terminal_id = ${t.ledger.terminalId}`);
+      expect([Number(ops!.n), Number(ops!.top)]).toEqual([1001, 1001]);
+      const [receipts] = await bed.hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE terminal_id = ${t.ledger.terminalId}`);
+      expect(Number(receipts!.n)).toBe(1000);
+      const card = t.ledger.findCard({ number: '7789000000068' })!;
+      expect((await bed.hq.service.balances()).get(card.cardholderId)).toBe(t.ledger.balance(card.cardholderId));
+    } finally {
+      release();
+      proxy.close();
+    }
   });
 });
