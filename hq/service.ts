@@ -281,9 +281,11 @@ export class HqService {
     const [t] = await q.rows<{ chain_seq: string | number; chain_hash: string }>(sql`SELECT chain_seq, chain_hash FROM terminals WHERE terminal_id = ${caller.terminalId}`);
     const days = new StoreDayTally();
     const head: ChainHead = { seq: Number(t!.chain_seq), hash: t!.chain_hash };
-    const { checked, head: after } = pre && !seen.size && pre.start.seq === head.seq && pre.start.hash === head.hash ? pre : checkRun(head, run, seen);
+    // The check made before the lock holds only for the same operations from the same head.
+    const reuse = pre && !seen.size && pre.checked.length === run.length && pre.start.seq === head.seq && pre.start.hash === head.hash;
+    const { checked, head: after } = reuse ? pre : checkRun(head, run, seen);
     const quarantined: { op: OutboxOp; reason: string; evidence: unknown }[] = [];
-    for (const { op, refusal, receipt: p } of checked.slice(0, run.length)) {
+    for (const { op, refusal, receipt: p } of checked) {
       if (refusal) {
         // Nothing of a tampered or replayed operation is applied; it is kept with the evidence.
         reasons.set(op.seq, refusal.reason);

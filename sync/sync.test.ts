@@ -11,6 +11,7 @@ import { assignRfmSegments } from '../hq/figures';
 import { loadOrCreateTerminalKey } from './keys';
 import { signatureBase } from '../protocol/sync';
 import { SyncAgent } from './agent';
+import { HqClient } from './client';
 import { adjustPoints, anonymize, blockCard, mergeCardholders, replaceCard } from '../db/admin';
 import { demoProgram as checked, syncTestbed } from './testkit';
 
@@ -242,6 +243,27 @@ describe('sync with HQ', () => {
     await expectStoreDaysTrue(); // a demo year loaded by SQL, then offline sales with redemptions
     a.ledger.close();
     b.ledger.close();
+  });
+
+  it('a batch with a hole applies what comes before the hole and nothing after it', async () => {
+    const t = await terminal();
+    t.ledger.enroll({ holder: { firstName: 'Ольга' }, cardNumber: '7789000000076', now: new Date().toISOString(), consentPd: true });
+    sell(t.ledger, '7789000000076');
+    t.ledger.recordNps({ receiptId: null, score: 9, comment: null, now: new Date().toISOString() }); // seq 3: not chained
+    sell(t.ledger, '7789000000076');
+    const ops = t.agent.store.pending(10);
+    const client = new HqClient(bed.hq.url, t.ledger.terminalId, loadOrCreateTerminalKey(`${t.db}.sync-key`));
+    const answer = await client.push(ops.filter((op) => op.seq !== 3), 0, null);
+    expect(answer.ackedThrough).toBe(2);
+    expect(answer.results.map((r) => r.status)).toEqual(['applied', 'applied', 'gap']);
+    // The sale after the hole would continue the chain; HQ's head must still stop before the hole.
+    // The terminal's own round then sends everything: 1–2 are duplicates, 3–4 go on from there.
+    await t.agent.syncOnce();
+    expect(t.agent.status().pendingOperations).toBe(0);
+    const [n] = await bed.hq.db.rows<{ receipts: string; refused: string }>(
+      sql`SELECT (SELECT count(*) FROM receipts WHERE terminal_id = ${t.ledger.terminalId}) AS receipts, (SELECT count(*) FROM quarantine WHERE terminal_id = ${t.ledger.terminalId}) AS refused`,
+    );
+    expect([Number(n!.receipts), Number(n!.refused)]).toEqual([2, 0]);
   });
 
   it('a batch that overtakes the one before it changes nothing; the backlog still arrives exactly once', async () => {
