@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, chainHash } from '../protocol/chain';
+import { readFileSync } from 'node:fs';
+import { canonicalJson, chainHash, withReceiptFields } from '../protocol/chain';
+import { verifyOperation } from '../hq/chain';
+import { priceBasket, validateProgram } from '../engine';
+import { Ledger } from './ledger';
 import { uuidv7 } from './ids';
 
 describe('uuidv7', () => {
@@ -36,5 +40,32 @@ describe('canonical JSON (what the chain hashes, on the terminal and at HQ)', ()
     const h = (r: Record<string, unknown>) => chainHash('0'.repeat(64), r);
     expect(h({ id: 'r1', points: 5, kind: 'earn' })).toBe(h({ kind: 'earn', id: 'r1', points: 5 }));
     expect(h({ id: 'r1', points: 5 })).not.toBe(h({ id: 'r1', points: 6 }));
+  });
+});
+
+describe('the compact upload of a sale', () => {
+  it('leaves out of each entry what it shares with its receipt, and HQ gets back the rows the terminal chained', () => {
+    const ledger = new Ledger({ path: ':memory:' });
+    const card = ledger.enroll({ holder: { firstName: 'Вера' }, cardNumber: '7789000000084', now: '2026-12-02T10:00:00.000Z', consentPd: true })!;
+    const program = validateProgram(JSON.parse(readFileSync('resources/demo-program.json', 'utf8')));
+    if (!program.ok) throw new Error('demo program');
+    const now = '2026-12-02T10:05:00.000Z';
+    const basket = { lines: [{ sku: 'TEA-100', name: 'Чай «Утро»', category: 'grocery', qty: 1, unitPrice: 19900 }] };
+    const sale = ledger.commitSale({ card, priced: priceBasket(program.program, program.hash, ledger.cardState(card), basket, { now }), now });
+    const text = ledger.sqlite.prepare('SELECT payload FROM outbox WHERE seq = ?').pluck().get(sale.outboxSeq) as string;
+    expect(text).toMatch(/^[\x20-\x7e]*$/); // ASCII: Cyrillic as \u escapes
+    const upload = JSON.parse(text) as { receipt: Record<string, unknown>; entries: Record<string, unknown>[]; lines: Record<string, unknown>[] };
+    expect(upload.lines[0]!.name).toBeUndefined();
+    expect(upload.entries.length).toBeGreaterThan(0);
+    for (const e of upload.entries) expect(Object.keys(e)).not.toContain('cardholderId');
+    const stored = ledger.sqlite.prepare('SELECT * FROM point_entries WHERE receipt_id = ? ORDER BY chain_seq').all(sale.receiptId) as Record<string, unknown>[];
+    const full = (withReceiptFields('sale', upload) as { entries: Record<string, unknown>[] }).entries;
+    expect(full.map((e) => [e.id, e.prevHash, e.hash, e.cardholderId, e.receiptId, e.createdAt, e.reason])).toEqual(stored.map((e) => [e.id, e.prev_hash, e.hash, e.cardholder_id, e.receipt_id, e.created_at, e.reason]));
+    // HQ's own check accepts it from the head before the receipt, and a payload in the full form passes through as it is.
+    const head = { seq: (upload.receipt.chainSeq as number) - 1, hash: upload.receipt.prevHash as string };
+    expect(verifyOperation(head, 'sale', withReceiptFields('sale', upload))).toMatchObject({ ok: true, head: { hash: stored.at(-1)!.hash } });
+    const fullForm = { ...upload, entries: full };
+    expect(withReceiptFields('sale', fullForm)).toEqual(fullForm);
+    ledger.close();
   });
 });

@@ -71,7 +71,7 @@ const SHARED_WITH_RECEIPT = ['terminalId', 'cardholderId', 'cardId', 'receiptId'
 /**
  * A sale's (or return's) point entries share their terminal, card, cardholder, receipt and time
  * with the receipt, and each one's previous hash is the row before it: the outbox payload leaves
- * those out of each entry (a third of its bytes). This is the entry as the terminal chained it.
+ * those out of each entry (a third of its bytes).
  */
 export function compactEntry(entry: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...entry };
@@ -79,7 +79,10 @@ export function compactEntry(entry: Record<string, unknown>): Record<string, unk
   return out;
 }
 
-/** The inverse of compactEntry over a whole payload; entries already in full (older outbox rows) stay as they are. */
+/**
+ * The inverse of compactEntry over a sale's or return's payload: each entry as the terminal chained
+ * it. Entries already in full (outbox rows written before compaction) stay as they are.
+ */
 export function withReceiptFields(kind: string, payload: unknown): unknown {
   if (kind !== 'sale' && kind !== 'return') return payload;
   const p = payload as { receipt?: Record<string, unknown>; entries?: unknown } | null;
