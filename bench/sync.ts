@@ -1,6 +1,7 @@
 // npm run bench:sync — sync throughput against real PostgreSQL (DATABASE_URL, default the local
-// server; HQ in a process of its own): a 100,000-sale backlog pushed and acknowledged (bar ≤ 20 s), HQ's ingest rate, and the
-// time to provision 1,000,000 cards to a fresh terminal. Each run uses a schema of its own.
+// server), with HQ in a process of its own: a 100,000-sale backlog pushed and acknowledged (bar
+// ≤ 20 s), HQ's ingest rate, and the time to provision 1,000,000 cards to a fresh terminal. Each
+// run uses a schema of its own.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

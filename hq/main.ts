@@ -36,7 +36,7 @@ const { values, positionals } = parseArgs({
 });
 const command = positionals[0] ?? 'serve';
 // HQ_SCHEMA: HQ's tables in a schema of their own on a shared server (benchmarks, side-by-side installs).
-const db = await openHqDb({ url: process.env.DATABASE_URL, schema: process.env.DATABASE_URL ? process.env.HQ_SCHEMA : undefined, dataDir: values['data-dir'] ?? process.env.HQ_DATA_DIR ?? join(process.cwd(), '.data', 'hq') });
+const db = await openHqDb({ url: process.env.DATABASE_URL, schema: process.env.HQ_SCHEMA, dataDir: values['data-dir'] ?? process.env.HQ_DATA_DIR ?? join(process.cwd(), '.data', 'hq') });
 const service = new HqService(db);
 
 if (command === 'code') {

@@ -96,10 +96,13 @@ interface RunCheck {
   head: ChainHead;
 }
 
-/** Where a batch says the terminal's chain stands before it: its first chained row's number and previous hash. */
+/**
+ * Where a batch says the terminal's chain stands before it: its first chained row's number and
+ * previous hash. That row is a receipt or a full entry, never a compact one: no expansion needed.
+ */
 function claimedStart(ops: OutboxOp[]): ChainHead | null {
   for (const op of ops) {
-    const [first] = chainedRows(op.kind, withReceiptFields(op.kind, op.payload));
+    const [first] = chainedRows(op.kind, op.payload);
     if (first) return typeof first.chainSeq === 'number' && typeof first.prevHash === 'string' ? { seq: first.chainSeq - 1, hash: first.prevHash } : null;
   }
   return null;
