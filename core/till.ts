@@ -4,7 +4,7 @@
 // through the typed API.
 import { checkCardNumber, maskCardNumber } from '../drivers/parse';
 import type { Holder, Ledger } from '../db/ledger';
-import { ReturnRefused } from '../db/ledger';
+import { holderChain, ReturnRefused } from '../db/ledger';
 import * as admin from '../db/admin';
 import { normalizePhone } from '../protocol/phone';
 import type { ApiInput, CardholderSummary, HolderInput, ProfileView, ReceiptView, ReturnView, SessionView, ShiftReportView, UserView } from '../protocol/api';
@@ -220,11 +220,14 @@ export class Till {
     }
     const filled = Object.keys(shown).length;
     const receipts = this.ledger.sqlite
-      .prepare('SELECT id, number, kind, created_at AS createdAt, to_pay AS toPay, points_earned AS pointsEarned, points_redeemed AS pointsRedeemed FROM receipts WHERE cardholder_id = ? ORDER BY created_at DESC LIMIT 100')
+      .prepare(
+        `${holderChain('receipts', 100)} SELECT id, number, kind, created_at AS createdAt, to_pay AS toPay, points_earned AS pointsEarned, points_redeemed AS pointsRedeemed
+         FROM chain JOIN receipts r ON r.rowid = chain.r ORDER BY created_at DESC`,
+      )
       .all(cardholderId) as ProfileView['receipts'];
     const entries = this.ledger.sqlite
       .prepare(
-        `SELECT id, kind, points, reason, created_at AS createdAt, expires_at AS expiresAt FROM point_entries WHERE cardholder_id = ?
+        `${holderChain('point_entries', 200)} SELECT id, kind, points, reason, created_at AS createdAt, expires_at AS expiresAt FROM chain JOIN point_entries e ON e.rowid = chain.r
          UNION ALL SELECT id, kind, points, '', created_at, expires_at FROM remote_entries WHERE cardholder_id = ?
          ORDER BY createdAt DESC LIMIT 200`,
       )

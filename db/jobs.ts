@@ -4,7 +4,7 @@
 // it was interrupted, writes nothing more. Work is cut into small transactions so a till never
 // waits long behind a job.
 import { uuidv7 } from './ids';
-import type { Ledger } from './ledger';
+import { holderChain, type Ledger } from './ledger';
 
 export interface JobReport {
   expiredLots: number;
@@ -22,13 +22,16 @@ interface OpenLot {
 }
 
 /**
- * Lots this terminal opened that still hold points, optionally only those expired by `now` or
- * only one cardholder's. Draws replicated from HQ (another terminal spent part of a lot) count.
+ * Lots this terminal opened that still hold points: those expired by a time, or one cardholder's
+ * (through the holder's list of entries). Draws replicated from HQ (another terminal spent part of
+ * a lot) count.
  */
-function openOwnLots(ledger: Ledger, where: string, params: unknown[], limit: number): OpenLot[] {
+function openOwnLots(ledger: Ledger, of: { expiredBy: string } | { holder: string }, limit: number): OpenLot[] {
+  const [chain, where, param] =
+    'holder' in of ? [holderChain('point_entries'), 'l.rowid IN (SELECT r FROM chain)', of.holder] : ['', 'l.expires_at IS NOT NULL AND l.expires_at <= ?', of.expiredBy];
   return ledger.sqlite
     .prepare(
-      `SELECT cardholderId, lotId, left FROM (
+      `${chain} SELECT cardholderId, lotId, left FROM (
          SELECT l.cardholder_id AS cardholderId, l.id AS lotId, l.chain_seq,
                 l.points + coalesce((SELECT sum(d.points) FROM point_entries d WHERE d.lot_id = l.id AND d.lot_id <> d.id), 0)
                          + coalesce((SELECT sum(r.points) FROM remote_entries r WHERE r.lot_id = l.id), 0) AS left
@@ -36,7 +39,7 @@ function openOwnLots(ledger: Ledger, where: string, params: unknown[], limit: nu
          WHERE l.lot_id = l.id AND l.points > 0 AND ${where}
        ) WHERE left > 0 ORDER BY chain_seq LIMIT ?`,
     )
-    .all(...params, limit) as OpenLot[];
+    .all(param, limit) as OpenLot[];
 }
 
 /** Writes one 'expire' entry per lot whose expiry has passed, for what is left of it. */
@@ -45,7 +48,7 @@ export function expireLots(ledger: Ledger, now: string): Pick<JobReport, 'expire
   let expiredPoints = 0;
   for (;;) {
     const done = ledger.atomically(() => {
-      const lots = openOwnLots(ledger, 'l.expires_at IS NOT NULL AND l.expires_at <= ?', [now], BATCH);
+      const lots = openOwnLots(ledger, { expiredBy: now }, BATCH);
       if (!lots.length) return 0;
       const entries = ledger.appendEntries(
         lots.map((l) => ({ cardholderId: l.cardholderId, kind: 'expire' as const, points: -l.left, lotId: l.lotId, reason: 'Срок действия баллов истёк' })),
@@ -74,16 +77,18 @@ export function burnInactive(ledger: Ledger, days: number, now: string): Pick<Jo
     `SELECT b.cardholder_id FROM balances b
      WHERE b.points > 0 AND coalesce(b.last_purchase_at, '') < ? AND b.cardholder_id > ?
        AND NOT EXISTS (SELECT 1 FROM remote_entries r WHERE r.cardholder_id = b.cardholder_id AND r.kind IN ('earn', 'redeem') AND r.created_at >= ?)
-       AND EXISTS (SELECT 1 FROM point_entries e WHERE e.cardholder_id = b.cardholder_id AND e.created_at < ?)
      ORDER BY b.cardholder_id LIMIT ?`,
   );
+  // Only a cardholder this terminal has known since before the cutoff (an entry of its own older).
+  const firstEntryAt = ledger.sqlite.prepare(`${holderChain('point_entries')} SELECT min(e.created_at) FROM chain JOIN point_entries e ON e.rowid = chain.r`).pluck();
   let after = '';
   for (;;) {
-    const holders = inactive.pluck().all(cutoff, after, cutoff, cutoff, BATCH) as string[];
-    if (!holders.length) break;
-    after = holders[holders.length - 1]!;
+    const batch = inactive.pluck().all(cutoff, after, cutoff, BATCH) as string[];
+    if (!batch.length) break;
+    after = batch[batch.length - 1]!;
+    const holders = batch.filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
     ledger.atomically(() => {
-      const lots = holders.flatMap((id) => openOwnLots(ledger, 'l.cardholder_id = ?', [id], 10_000));
+      const lots = holders.flatMap((id) => openOwnLots(ledger, { holder: id }, 10_000));
       if (!lots.length) return;
       const entries = ledger.appendEntries(
         lots.map((l) => ({ cardholderId: l.cardholderId, kind: 'burn' as const, points: -l.left, lotId: l.lotId, reason: `Баллы сгорели: нет покупок ${days} дн.` })),

@@ -6,7 +6,7 @@ import { uuidv7 } from './ids';
 import { GENESIS_HASH, chainHash, compactEntry } from '../protocol/chain';
 import { normalizePhone } from '../protocol/phone';
 import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
-import { openDatabase, type LedgerDb } from './open';
+import { holdExclusively, openDatabase, type LedgerDb } from './open';
 import { quickCheckInBackground, type IntegrityState } from './integrity';
 import { priceReturn, sliceLots, type CardState, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest } from '../engine';
 
@@ -109,6 +109,21 @@ export interface EntryInput {
   reason: string;
 }
 
+/**
+ * SQL opening a query with `chain(r)`: the rowids of one cardholder's receipts or point entries,
+ * newest first, at most `limit` (binds the cardholder id). Each row names the holder's previous
+ * one (holder_prev) and the balance row names the newest, so a sale adds no index entries keyed by
+ * cardholder: those are pages at random places in a big file, written and fsynced with every sale.
+ * A link must point back (holder_prev < rowid), so even a damaged list ends.
+ */
+export function holderChain(table: 'receipts' | 'point_entries', limit?: number): string {
+  const head = table === 'receipts' ? 'last_receipt' : 'last_entry';
+  return `WITH RECURSIVE chain(r) AS (
+    SELECT ${head} FROM balances WHERE cardholder_id = ? AND ${head} IS NOT NULL
+    UNION ALL SELECT t.holder_prev FROM ${table} t JOIN chain ON t.rowid = chain.r WHERE t.holder_prev < chain.r${limit ? ` LIMIT ${limit}` : ''}
+  )`;
+}
+
 /** A card with what the till needs of its holder, in CardRecord's field order. */
 const FIND_CARD = 'SELECT c.id, c.number, c.chip_uid, c.status, c.cardholder_id, h.pii, h.enrolled_at FROM cards c JOIN cardholders h ON h.id = c.cardholder_id';
 
@@ -136,8 +151,9 @@ export class Ledger {
       this.integrity = { status: 'checking' };
       this.integrityChecked = quickCheckInBackground(opts.path).then((result) => {
         this.integrity = result === 'ok' ? { status: 'ok' } : { status: 'failed', message: `The ledger failed its integrity check (${result}). Restore the latest backup (see README).` };
+        if (result === 'ok' && sqlite.open) holdExclusively(sqlite);
       });
-    }
+    } else if (opts.path !== ':memory:') holdExclusively(sqlite);
     const keyFile = opts.keyFile ?? (opts.path === ':memory:' ? undefined : `${opts.path}.key`);
     this.keys = piiKeys(keyFile ? loadOrCreateKeyFile(keyFile) : Buffer.alloc(32, 7));
     const setting = sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck();
@@ -161,7 +177,8 @@ export class Ledger {
       findById: sqlite.prepare(`${FIND_CARD} WHERE c.id = ?`).raw(),
       // By phone: the active cardholder's active card, else its first card.
       findByPhone: sqlite.prepare(`${FIND_CARD} WHERE h.phone_index = ? AND h.status = 'active' ORDER BY c.status <> 'active', c.issued_at LIMIT 1`).raw(),
-      entriesByHolder: sqlite.prepare('SELECT * FROM point_entries WHERE cardholder_id = ? ORDER BY chain_seq'),
+      entriesByHolder: sqlite.prepare(`${holderChain('point_entries')} SELECT e.* FROM chain JOIN point_entries e ON e.rowid = chain.r ORDER BY e.chain_seq`),
+      holderHeads: sqlite.prepare('SELECT last_receipt AS lastReceipt, last_entry AS lastEntry FROM balances WHERE cardholder_id = ?'),
       importHolder: sqlite.prepare(
         `INSERT INTO cardholders (id, enrollment_no, pii, phone_index, consent_pd_at, enrolled_at, store_id, terminal_id, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -172,18 +189,20 @@ export class Ledger {
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
       insertReceipt: sqlite.prepare(
         `INSERT INTO receipts (id, number, terminal_id, kind, original_receipt_id, card_id, cardholder_id, shift_id, cashier_id, created_at,
-          gross, discount, redeem_kopecks, to_pay, points_earned, points_redeemed, program_id, program_version, program_hash, priced, chain_seq, prev_hash, hash)
+          gross, discount, redeem_kopecks, to_pay, points_earned, points_redeemed, program_id, program_version, program_hash, priced, chain_seq, prev_hash, hash, holder_prev)
          VALUES (@id, @number, @terminalId, @kind, @originalReceiptId, @cardId, @cardholderId, @shiftId, @cashierId, @createdAt,
-          @gross, @discount, @redeemKopecks, @toPay, @pointsEarned, @pointsRedeemed, @programId, @programVersion, @programHash, @priced, @chainSeq, @prevHash, @hash)`,
+          @gross, @discount, @redeemKopecks, @toPay, @pointsEarned, @pointsRedeemed, @programId, @programVersion, @programHash, @priced, @chainSeq, @prevHash, @hash, @holderPrev)`,
       ),
       insertEntry: sqlite.prepare(
-        `INSERT INTO point_entries (id, terminal_id, cardholder_id, card_id, receipt_id, kind, points, lot_id, activates_at, expires_at, reason, created_at, chain_seq, prev_hash, hash)
-         VALUES (@id, @terminalId, @cardholderId, @cardId, @receiptId, @kind, @points, @lotId, @activatesAt, @expiresAt, @reason, @createdAt, @chainSeq, @prevHash, @hash)`,
+        `INSERT INTO point_entries (id, terminal_id, cardholder_id, card_id, receipt_id, kind, points, lot_id, activates_at, expires_at, reason, created_at, chain_seq, prev_hash, hash, holder_prev)
+         VALUES (@id, @terminalId, @cardholderId, @cardId, @receiptId, @kind, @points, @lotId, @activatesAt, @expiresAt, @reason, @createdAt, @chainSeq, @prevHash, @hash, @holderPrev)`,
       ),
       upsertBalance: sqlite.prepare(
-        `INSERT INTO balances (cardholder_id, points, lifetime_spend, purchase_count, last_purchase_at) VALUES (@cardholderId, @points, @spend, @count, @at)
+        `INSERT INTO balances (cardholder_id, points, lifetime_spend, purchase_count, last_purchase_at, last_receipt, last_entry)
+         VALUES (@cardholderId, @points, @spend, @count, @at, @lastReceipt, @lastEntry)
          ON CONFLICT(cardholder_id) DO UPDATE SET points = points + @points, lifetime_spend = lifetime_spend + @spend,
-           purchase_count = purchase_count + @count, last_purchase_at = coalesce(@at, last_purchase_at)`,
+           purchase_count = purchase_count + @count, last_purchase_at = coalesce(@at, last_purchase_at),
+           last_receipt = coalesce(@lastReceipt, last_receipt), last_entry = coalesce(@lastEntry, last_entry)`,
       ),
       insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (@seq, @opId, @kind, @payload, @createdAt)'),
       lastOutboxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
@@ -429,6 +448,16 @@ export class Ledger {
     }
   }
 
+  /** The rowids of a cardholder's newest receipt and point entry: the heads of its lists. */
+  private heads(cardholderId: string): { lastReceipt: number | null; lastEntry: number | null } {
+    return (this.stmts.holderHeads.get(cardholderId) as { lastReceipt: number | null; lastEntry: number | null } | undefined) ?? { lastReceipt: null, lastEntry: null };
+  }
+
+  /** Inserts a linked point entry after its cardholder's previous one; returns its rowid. */
+  private insertEntry(entry: Row, holderPrev: number | null): number {
+    return Number(this.stmts.insertEntry.run({ ...entry, holderPrev }).lastInsertRowid);
+  }
+
   /**
    * @internal Appends chained point entries that are not part of a sale (adjustments, transfers,
    * expiry) and moves the balance cache; inside the caller's transaction. A credit entry
@@ -452,10 +481,14 @@ export class Ledger {
         createdAt: now,
       });
     });
-    for (const e of linked) this.stmts.insertEntry.run(e);
-    const delta = new Map<string, number>();
-    for (const e of linked) delta.set(e.cardholderId, (delta.get(e.cardholderId) ?? 0) + e.points);
-    for (const [cardholderId, points] of delta) this.stmts.upsertBalance.run({ cardholderId, points, spend: 0, count: 0, at: null });
+    const moved = new Map<string, { points: number; lastEntry: number | null }>();
+    for (const e of linked) {
+      const holder = moved.get(e.cardholderId) ?? { points: 0, lastEntry: this.heads(e.cardholderId).lastEntry };
+      holder.lastEntry = this.insertEntry(e, holder.lastEntry);
+      holder.points += e.points;
+      moved.set(e.cardholderId, holder);
+    }
+    for (const [cardholderId, { points, lastEntry }] of moved) this.stmts.upsertBalance.run({ cardholderId, points, spend: 0, count: 0, at: null, lastReceipt: null, lastEntry });
     return linked;
   }
 
@@ -465,8 +498,8 @@ export class Ledger {
     if (!b) return;
     const spend = b.lifetime_spend as number;
     const count = b.purchase_count as number;
-    this.stmts.upsertBalance.run({ cardholderId: to, points: 0, spend, count, at: b.last_purchase_at ?? null });
-    this.stmts.upsertBalance.run({ cardholderId: from, points: 0, spend: -spend, count: -count, at: null });
+    this.stmts.upsertBalance.run({ cardholderId: to, points: 0, spend, count, at: b.last_purchase_at ?? null, lastReceipt: null, lastEntry: null });
+    this.stmts.upsertBalance.run({ cardholderId: from, points: 0, spend: -spend, count: -count, at: null, lastReceipt: null, lastEntry: null });
   }
 
   // ---- the sale ---------------------------------------------------------------------------
@@ -519,7 +552,11 @@ export class Ledger {
 
   /** A committed receipt with its priced basket, its lines and what has been returned of it. */
   receipt(idOrNumber: string): StoredReceipt | null {
-    const r = this.sqlite.prepare('SELECT * FROM receipts WHERE id = ? OR number = ?').get(idOrNumber, idOrNumber) as Row | undefined;
+    // By id, else by number: receipt CODE-n is row n (a row written elsewhere is in receipts_number_elsewhere).
+    const n = Number(idOrNumber.slice(idOrNumber.lastIndexOf('-') + 1));
+    const r = (this.sqlite.prepare('SELECT * FROM receipts WHERE id = ?').get(idOrNumber) ??
+      (Number.isSafeInteger(n) ? this.sqlite.prepare('SELECT * FROM receipts WHERE rowid = ? AND number = ?').get(n, idOrNumber) : undefined) ??
+      this.sqlite.prepare("SELECT * FROM receipts WHERE number = ? AND rowid <> CAST(substr(number, instr(number, '-') + 1) AS INTEGER)").get(idOrNumber)) as Row | undefined;
     if (!r) return null;
     // What has come back of it: the lines of its returns' priced baskets, by line number.
     const returned: Record<number, number> = {};
@@ -562,7 +599,7 @@ export class Ledger {
       const takenBefore = original.returnIds.length
         ? (this.sqlite.prepare(`SELECT coalesce(sum(points_earned), 0) FROM receipts WHERE original_receipt_id = ? AND kind = 'return'`).pluck().get(original.id) as number)
         : 0;
-      const earnLots = (this.sqlite.prepare("SELECT id, points FROM point_entries WHERE cardholder_id = ? AND receipt_id = ? AND kind = 'earn' ORDER BY chain_seq").all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
+      const earnLots = (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
       const number = this.nextReceiptNumber();
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
       const reason = `Возврат по чеку ${original.number}`;
@@ -648,17 +685,20 @@ export class Ledger {
       programHash: r.program.hash,
       pricedHash: sha256Node(r.pricedJson),
     });
-    this.stmts.insertReceipt.run({ ...receipt, priced: r.pricedJson }); // its lines are in the priced basket
+    const heads = r.card ? this.heads(r.card.cardholderId) : null;
+    // Its lines are in the priced basket; holder_prev links it into its cardholder's receipts.
+    const receiptRowid = Number(this.stmts.insertReceipt.run({ ...receipt, priced: r.pricedJson, holderPrev: heads?.lastReceipt ?? null }).lastInsertRowid);
     const entries: Row[] = [];
-    if (r.card) {
+    if (r.card && heads) {
       const base = { terminalId: this.terminalId, cardholderId: r.card.cardholderId, cardId: r.card.cardId, receiptId, createdAt: now };
       for (const e of r.entries) {
         const id = uuidv7();
         entries.push(this.link({ ...base, id, kind: e.kind, points: e.points, lotId: e.lotId ?? id, activatesAt: e.activatesAt, expiresAt: e.expiresAt, reason: e.reason }));
       }
-      for (const e of entries) this.stmts.insertEntry.run(e);
+      let lastEntry = heads.lastEntry;
+      for (const e of entries) lastEntry = this.insertEntry(e, lastEntry);
       const delta = entries.reduce((s, e) => s + (e.points as number), 0);
-      this.stmts.upsertBalance.run({ cardholderId: r.card.cardholderId, points: delta, spend: r.spend, count: r.count, at: r.kind === 'sale' ? now : null });
+      this.stmts.upsertBalance.run({ cardholderId: r.card.cardholderId, points: delta, spend: r.spend, count: r.count, at: r.kind === 'sale' ? now : null, lastReceipt: receiptRowid, lastEntry });
     }
     if (r.allowance) this.sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?').run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
@@ -690,6 +730,22 @@ export class Ledger {
     for (const m of mismatched.slice(0, 20)) problems.push(`balance of ${m.cardholder_id} is ${m.cached} but its entries sum to ${m.summed}`);
     if (mismatched.length > 20) problems.push(`… and ${mismatched.length - 20} more balance mismatches`);
 
+    // Each cardholder's lists: every row names the holder's previous one, the balance the newest.
+    for (const table of ['receipts', 'point_entries'] as const) {
+      const head = table === 'receipts' ? 'last_receipt' : 'last_entry';
+      const misLinked = this.sqlite
+        .prepare(`SELECT count(*) FROM (SELECT holder_prev, lag(rowid) OVER (PARTITION BY cardholder_id ORDER BY rowid) AS expected FROM ${table} WHERE cardholder_id IS NOT NULL) WHERE holder_prev IS NOT expected`)
+        .pluck()
+        .get() as number;
+      const misHeaded = this.sqlite
+        .prepare(
+          `SELECT count(*) FROM (SELECT cardholder_id, max(rowid) AS r FROM ${table} WHERE cardholder_id IS NOT NULL GROUP BY cardholder_id) m
+           FULL JOIN (SELECT cardholder_id, ${head} AS r FROM balances WHERE ${head} IS NOT NULL) b USING (cardholder_id) WHERE m.r IS NOT b.r`,
+        )
+        .pluck()
+        .get() as number;
+      if (misLinked + misHeaded) problems.push(`${misLinked + misHeaded} links of the cardholders' ${table === 'receipts' ? 'receipt' : 'entry'} lists are wrong`);
+    }
     const firstBrokenLink = this.verifyChain(problems);
     const count = (sql: string) => this.sqlite.prepare(sql).pluck().get() as number;
     return {

@@ -56,6 +56,9 @@ export function openDatabase(opts: OpenOptions): { sqlite: Database.Database; or
     }
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    // 32 MiB of page cache (2 MiB by default) keeps the interior pages of the big B-trees (cards,
+    // cardholders, their indexes) in memory on a chain-sized ledger: a lookup reads only leaves.
+    sqlite.pragma('cache_size = -32768');
     // A small file is checked before anything else; a big one in the background (db/integrity.ts).
     const deferCheck = isFile && statSync(opts.path).size > (opts.syncCheckMaxBytes ?? 64 * 1024 * 1024);
     const check = deferCheck ? 'ok' : sqlite.pragma('quick_check', { simple: true });
@@ -76,10 +79,35 @@ export function openDatabase(opts: OpenOptions): { sqlite: Database.Database; or
     sqlite.close();
     if (e instanceof LedgerOpenError) throw e;
     const msg = (e as Error).message;
+    if (/database is locked/i.test(msg)) {
+      throw new LedgerOpenError(`The ledger at ${opts.path} is in use: a running terminal holds it while it works. Stop the terminal first, or use its admin screen.`, 'io');
+    }
     if (/malformed|not a database|corrupt/i.test(msg)) {
       throw new LedgerOpenError(`The ledger at ${opts.path} is damaged (${msg}). Restore the latest backup.`, 'corrupt');
     }
     throw new LedgerOpenError(`Cannot prepare the ledger at ${opts.path}: ${msg}`, 'migration');
+  }
+}
+
+/**
+ * Once its start-up check has passed, the terminal holds its ledger file exclusively (SQLite's
+ * exclusive locking mode). Every statement outside a transaction otherwise opens and closes a read
+ * transaction with file-lock system calls, which cost a card lookup more than its B-tree search,
+ * and no other process can write the ledger behind the till's back. Another process that has the
+ * file open (a `loyalty` command, say) leaves it shared as before: nothing waits for it.
+ */
+export function holdExclusively(sqlite: Database.Database): boolean {
+  const timeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
+  sqlite.pragma('busy_timeout = 0');
+  sqlite.pragma('locking_mode = EXCLUSIVE');
+  try {
+    sqlite.exec('BEGIN IMMEDIATE; COMMIT'); // the lock is taken by the first write transaction
+    return true;
+  } catch {
+    sqlite.pragma('locking_mode = NORMAL');
+    return false;
+  } finally {
+    sqlite.pragma(`busy_timeout = ${timeout}`);
   }
 }
 

@@ -31,7 +31,7 @@ export const programs = sqliteTable(
 export const cardholders = sqliteTable(
   'cardholders',
   {
-    id: text('id').primaryKey(), // UUIDv7: never collides between terminals enrolling offline
+    id: text('id').primaryKey(), // UUIDv7: never collides between terminals enrolling offline; WITHOUT ROWID (0008)
     enrollmentNo: text('enrollment_no').notNull(), // human-readable, terminal-prefixed
     pii: blob('pii', { mode: 'buffer' }), // AES-256-GCM sealed JSON of the questionnaire; null once anonymized
     phoneIndex: text('phone_index'), // HMAC blind index of the E.164 phone
@@ -51,8 +51,9 @@ export const cardholders = sqliteTable(
 export const cards = sqliteTable(
   'cards',
   {
-    id: text('id').primaryKey(),
-    number: text('number').notNull(),
+    // WITHOUT ROWID, clustered on the number a swipe looks it up by (migration 0008).
+    number: text('number').primaryKey(),
+    id: text('id').notNull(),
     chipUid: text('chip_uid'),
     status: text('status').notNull().default('active'), // active | blocked | lost | replaced
     cardholderId: text('cardholder_id')
@@ -63,9 +64,10 @@ export const cards = sqliteTable(
     updatedAt: text('updated_at').notNull(),
   },
   (t) => [
-    uniqueIndex('cards_number').on(t.number),
+    uniqueIndex('cards_id').on(t.id),
     uniqueIndex('cards_chip_uid').on(t.chipUid),
-    index('cards_cardholder').on(t.cardholderId),
+    // Covering: a lookup by phone reads a holder's cards from this index alone.
+    index('cards_cardholder').on(t.cardholderId, t.status, t.issuedAt, t.id, t.chipUid),
   ],
 );
 
@@ -95,12 +97,13 @@ export const receipts = sqliteTable(
     chainSeq: integer('chain_seq').notNull(),
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
+    holderPrev: integer('holder_prev'), // the same cardholder's previous receipt (rowid); head in balances.last_receipt
   },
   (t) => [
     // A sale's commit touches every index here, so there are only these (migration 0006): chain
     // order is rowid order, and only returns have an original receipt.
-    uniqueIndex('receipts_number').on(t.number),
-    index('receipts_cardholder').on(t.cardholderId),
+    // Receipt CODE-n is row n; only a row that is not is indexed by number (migration 0008).
+    uniqueIndex('receipts_number_elsewhere').on(t.number).where(sql`rowid <> CAST(substr(number, instr(number, '-') + 1) AS INTEGER)`),
     index('receipts_original').on(t.originalReceiptId).where(sql`original_receipt_id IS NOT NULL`),
   ],
 );
@@ -110,7 +113,7 @@ export const receipts = sqliteTable(
 export const pointEntries = sqliteTable(
   'point_entries',
   {
-    id: text('id').primaryKey(),
+    id: text('id').notNull(), // UUIDv7, minted here; no query finds an entry by id, so no index (0008)
     terminalId: text('terminal_id').notNull(),
     cardholderId: text('cardholder_id').notNull(),
     cardId: text('card_id'),
@@ -125,9 +128,11 @@ export const pointEntries = sqliteTable(
     chainSeq: integer('chain_seq').notNull(),
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
+    // The rowid of the same cardholder's previous entry: a holder's entries are a list whose head
+    // is in balances.last_entry, not an index (one random page fewer per sale; migration 0008).
+    holderPrev: integer('holder_prev'),
   },
   (t) => [
-    index('point_entries_cardholder').on(t.cardholderId),
     // Entries drawing on a lot (a lot's own entry has lot_id = id and needs no index entry).
     index('point_entries_draws').on(t.lotId).where(sql`lot_id <> id`),
     // point_entries_expiry (migration 0004): lots by expiry, for the expiry job.
@@ -154,12 +159,15 @@ export const remoteEntries = sqliteTable(
 );
 
 /** Cache of SUM(point_entries.points) per account, kept in the same transaction as the entries. */
+// WITHOUT ROWID since migration 0008: one B-tree per balance row written with every sale.
 export const balances = sqliteTable('balances', {
   cardholderId: text('cardholder_id').primaryKey(),
   points: integer('points').notNull(),
   lifetimeSpend: integer('lifetime_spend').notNull().default(0),
   purchaseCount: integer('purchase_count').notNull().default(0),
   lastPurchaseAt: text('last_purchase_at'),
+  lastReceipt: integer('last_receipt'), // rowid of the cardholder's newest receipt (db/ledger.ts: holderChain)
+  lastEntry: integer('last_entry'), // rowid of the cardholder's newest point entry
 });
 
 /** Transactional outbox: operations numbered per terminal, uploaded to HQ in batches. Rows are

@@ -9,7 +9,6 @@ import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { Ledger } from '../db/ledger';
 import { priceBasket, validateProgram } from '../engine';
 import { startTestHq, type TestHq } from '../hq/testing';
@@ -188,9 +187,7 @@ describe('sync under faults', () => {
     const balances = await hq.service.balances();
     const sums = new Map<string, number>();
     for (const t of terminals) {
-      const raw = new Database(t.db, { readonly: true });
-      for (const r of raw.prepare('SELECT cardholder_id AS h, sum(points) AS p FROM point_entries GROUP BY cardholder_id').all() as { h: string; p: number }[]) sums.set(r.h, (sums.get(r.h) ?? 0) + r.p);
-      raw.close();
+      for (const r of t.ledger.sqlite.prepare('SELECT cardholder_id AS h, sum(points) AS p FROM point_entries GROUP BY cardholder_id').all() as { h: string; p: number }[]) sums.set(r.h, (sums.get(r.h) ?? 0) + r.p);
     }
     expect(sums.size).toBeGreaterThan(0);
     for (const [holder, sum] of sums) {

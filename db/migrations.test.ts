@@ -1,0 +1,132 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { holderChain, Ledger } from './ledger';
+import type { PricedBasket } from '../engine';
+
+const dirs: string[] = [];
+function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'migrate-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const now = '2026-11-22T10:00:00.000Z';
+const priced = (points: number, fromLots: { lotId: string; points: number }[] = []) =>
+  ({
+    program: { id: 'demo', version: 1, hash: 'h'.repeat(64) },
+    lines: [{ sku: 'A', name: 'Кофе', category: 'grocery', qty: 1, unitPrice: 100000, gross: 100000, discount: 0, redeem: 0, net: 100000, pointsEarned: points, pointsRedeemed: 0, reasons: [] }],
+    totals: { gross: 100000, discount: 0, redeemKopecks: 0, toPay: 100000, pointsRedeemed: fromLots.reduce((s, l) => s + l.points, 0), pointsEarned: points },
+    redemption: { maxPoints: 0, fromLots },
+    earnLots: points ? [{ points, activatesAt: now, expiresAt: '2027-11-22T10:00:00.000Z', reason: { code: 'earn', ru: 'Бонус', en: 'Bonus' } }] : [],
+    reasons: [],
+  }) as unknown as PricedBasket;
+
+/** A copy of a ledger the release before migration 0008 wrote (db/fixtures: 3 cardholders with
+ *  cards, sales with and without a card, a redemption, an adjustment and a return). */
+function ledger0007(): string {
+  const path = join(tempDir(), 'ledger.db');
+  copyFileSync(join(import.meta.dirname, 'fixtures', 'ledger-0007.db'), path);
+  copyFileSync(join(import.meta.dirname, 'fixtures', 'ledger-0007.db.key'), `${path}.key`);
+  return path;
+}
+
+describe('migration 0008 (clustered cards and cardholders, cardholder lists, lean indexes)', () => {
+  it('keeps every card, cardholder, entry and receipt of an older ledger, and finds them as before', () => {
+    const path = ledger0007();
+    const raw = new Database(path, { readonly: true });
+    const before = {
+      entries: raw.prepare('SELECT rowid, * FROM point_entries ORDER BY rowid').all() as Record<string, unknown>[],
+      receipts: raw.prepare('SELECT rowid, id, number, cardholder_id FROM receipts ORDER BY rowid').all() as { id: string; number: string; cardholder_id: string | null }[],
+      cards: raw.prepare('SELECT * FROM cards ORDER BY number').all() as { id: string; number: string; chip_uid: string; cardholder_id: string }[],
+      holders: raw.prepare('SELECT * FROM cardholders ORDER BY id').all(),
+      balances: raw.prepare('SELECT cardholder_id, points FROM balances ORDER BY cardholder_id').all() as { cardholder_id: string; points: number }[],
+    };
+    raw.close();
+    expect(before.entries).toHaveLength(7);
+
+    const ledger = new Ledger({ path });
+    const tables = ledger.sqlite.prepare("SELECT name, sql FROM sqlite_master WHERE name IN ('cards', 'cardholders') ORDER BY name").all() as { name: string; sql: string }[];
+    expect(tables.map((t) => /WITHOUT ROWID/.test(t.sql))).toEqual([true, true]);
+    const indexes = ledger.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('receipts', 'point_entries') ORDER BY name").pluck().all();
+    expect(indexes).toEqual(['point_entries_draws', 'point_entries_expiry', 'receipts_number_elsewhere', 'receipts_original', 'sqlite_autoindex_receipts_1']);
+    // The same entries with the same rowids (chain order), each linked to its holder's previous one.
+    const lastOf = new Map<unknown, number>();
+    const linked = before.entries.map((e) => {
+      const holderPrev = lastOf.get(e.cardholder_id) ?? null;
+      lastOf.set(e.cardholder_id, e.rowid as number);
+      return { ...e, holder_prev: holderPrev };
+    });
+    expect(ledger.sqlite.prepare('SELECT rowid, * FROM point_entries ORDER BY rowid').all()).toEqual(linked);
+    expect(ledger.sqlite.prepare('SELECT * FROM cards ORDER BY number').all()).toEqual(before.cards);
+    expect(ledger.sqlite.prepare('SELECT * FROM cardholders ORDER BY id').all()).toEqual(before.holders);
+    expect(ledger.verify()).toMatchObject({ ok: true, receipts: 7, pointEntries: 7, problems: [] });
+
+    for (const c of before.cards) {
+      const card = ledger.findCard({ number: c.number })!;
+      expect(card).toMatchObject({ cardId: c.id, cardholderId: c.cardholder_id, chipUid: c.chip_uid, status: 'active' });
+      expect(ledger.findCard({ chipUid: c.chip_uid })).toEqual(card);
+      expect(ledger.findCard({ phone: card.holder.phone as string })).toEqual(card);
+      expect(ledger.findCard({ cardId: c.id })).toEqual(card);
+      // The holder's entries through its list are the ones it had, and still sum to its balance.
+      const mine = before.entries.filter((e) => e.cardholder_id === c.cardholder_id).map((e) => e.id);
+      expect(ledger.lots(c.cardholder_id).length).toBeGreaterThan(0);
+      expect(ledger.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id FROM chain JOIN point_entries e ON e.rowid = chain.r ORDER BY e.rowid`).pluck().all(c.cardholder_id)).toEqual(mine);
+      const theirs = before.receipts.filter((r) => r.cardholder_id === c.cardholder_id).map((r) => r.id);
+      expect(ledger.sqlite.prepare(`${holderChain('receipts')} SELECT r.id FROM chain JOIN receipts r ON r.rowid = chain.r ORDER BY r.rowid`).pluck().all(c.cardholder_id)).toEqual(theirs);
+      expect(ledger.balance(c.cardholder_id)).toBe(before.balances.find((b) => b.cardholder_id === c.cardholder_id)!.points);
+    }
+    for (const r of before.receipts) {
+      expect(ledger.receipt(r.number)?.id).toBe(r.id);
+      expect(ledger.receipt(r.id)?.number).toBe(r.number);
+    }
+    // Sales, a return and an adjustment after it extend the same lists and chain.
+    const card = ledger.findCard({ number: before.cards[1]!.number })!;
+    const sale = ledger.commitSale({ card, priced: priced(6), now });
+    ledger.commitReturn({ originalReceiptId: sale.receiptNumber, lines: [{ lineNo: 1, qty: 1 }], now });
+    ledger.atomically(() => ledger.appendEntries([{ cardholderId: card.cardholderId, kind: 'adjust', points: 3, reason: 'Корректировка' }], now));
+    expect(ledger.verify()).toMatchObject({ ok: true, receipts: 9, pointEntries: 10, problems: [] });
+    expect(ledger.receipt(sale.receiptNumber)?.returnIds).toHaveLength(1);
+    // New receipts sit where their numbers say: the number index stays empty.
+    expect(ledger.sqlite.prepare("SELECT count(*) FROM receipts INDEXED BY receipts_number_elsewhere WHERE rowid <> CAST(substr(number, instr(number, '-') + 1) AS INTEGER)").pluck().get()).toBe(0);
+    ledger.close();
+  });
+
+  it('reports a cardholder list that was tampered with', () => {
+    const path = ledger0007();
+    new Ledger({ path }).close();
+    const raw = new Database(path);
+    raw.exec('DROP TRIGGER point_entries_no_update');
+    raw.exec('UPDATE point_entries SET holder_prev = NULL WHERE rowid = (SELECT max(rowid) FROM point_entries WHERE holder_prev IS NOT NULL)');
+    raw.close();
+    const ledger = new Ledger({ path });
+    const report = ledger.verify();
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContain("1 links of the cardholders' entry lists are wrong");
+    ledger.close();
+  });
+
+  it('finds a receipt by number even when its row is not where the number says', () => {
+    const path = join(tempDir(), 'ledger.db');
+    const ledger = new Ledger({ path });
+    const card = ledger.enroll({ holder: { surname: 'Петров' }, cardNumber: '7789000000019', now, consentPd: true })!;
+    const sale = ledger.commitSale({ card, priced: priced(5), now });
+    const row = ledger.sqlite.prepare('SELECT * FROM receipts WHERE id = ?').get(sale.receiptId) as Record<string, unknown>;
+    ledger.close();
+    // A receipt restored by hand at another rowid (the sqlite3 shell): the partial index holds it.
+    const raw = new Database(path);
+    const moved = { ...row, id: 'moved', number: `${ledger.terminalCode}-77` };
+    raw.prepare(`INSERT INTO receipts (rowid, ${Object.keys(moved).join(', ')}) VALUES (1000, ${Object.keys(moved).map(() => '?').join(', ')})`).run(...Object.values(moved));
+    expect(() => raw.prepare(`INSERT INTO receipts (rowid, ${Object.keys(moved).join(', ')}) VALUES (1001, ${Object.keys(moved).map(() => '?').join(', ')})`).run(...Object.values({ ...moved, id: 'twice' }))).toThrow(/UNIQUE/);
+    raw.close();
+    const reopened = new Ledger({ path });
+    expect(reopened.receipt(`${ledger.terminalCode}-77`)?.id).toBe('moved');
+    expect(reopened.receipt(sale.receiptNumber)?.id).toBe(sale.receiptId);
+    reopened.close();
+  });
+});
