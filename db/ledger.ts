@@ -177,14 +177,18 @@ export class Ledger {
       findById: sqlite.prepare(`${FIND_CARD} WHERE c.id = ?`).raw(),
       // By phone: the active cardholder's active card, else its first card.
       findByPhone: sqlite.prepare(`${FIND_CARD} WHERE h.phone_index = ? AND h.status = 'active' ORDER BY c.status <> 'active', c.issued_at LIMIT 1`).raw(),
-      entriesByHolder: sqlite.prepare(`${holderChain('point_entries')} SELECT e.* FROM chain JOIN point_entries e ON e.rowid = chain.r ORDER BY e.chain_seq`),
+      // A cardholder's entries, own then HQ's, with only what lots() reads (as arrays: a frequent
+      // customer has thousands).
+      ownLotEntries: sqlite
+        .prepare(`${holderChain('point_entries')} SELECT e.id, e.lot_id, e.points, e.created_at, e.activates_at, e.expires_at FROM chain JOIN point_entries e ON e.rowid = chain.r ORDER BY e.chain_seq`)
+        .raw(),
+      remoteLotEntries: sqlite.prepare('SELECT id, lot_id, points, created_at, activates_at, expires_at FROM remote_entries WHERE cardholder_id = ? ORDER BY hq_seq').raw(),
       holderHeads: sqlite.prepare('SELECT last_receipt AS lastReceipt, last_entry AS lastEntry FROM balances WHERE cardholder_id = ?'),
       importHolder: sqlite.prepare(
         `INSERT INTO cardholders (id, enrollment_no, pii, phone_index, consent_pd_at, enrolled_at, store_id, terminal_id, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertSearch: sqlite.prepare('INSERT INTO cardholder_search (tokens, cardholder_id) VALUES (?, ?)'),
-      remoteByHolder: sqlite.prepare('SELECT * FROM remote_entries WHERE cardholder_id = ? ORDER BY hq_seq'),
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
       insertReceipt: sqlite.prepare(
@@ -386,24 +390,19 @@ export class Ledger {
   /** Lots with what is left of them: a lot is a credit entry; draws and restores name its id.
    *  The terminal's own entries and those replicated from HQ (other terminals') both count. */
   lots(cardholderId: string): PointLot[] {
-    const entries = [...(this.stmts.entriesByHolder.all(cardholderId) as Row[]), ...(this.stmts.remoteByHolder.all(cardholderId) as Row[])];
+    type Entry = [id: string, lotId: string | null, points: number, createdAt: string, activatesAt: string | null, expiresAt: string | null];
+    const entries = [...(this.stmts.ownLotEntries.all(cardholderId) as Entry[]), ...(this.stmts.remoteLotEntries.all(cardholderId) as Entry[])];
     const lots = new Map<string, PointLot>();
-    const asLot = (e: Row): PointLot => ({
-      lotId: e.id as string,
-      points: e.points as number,
-      earnedAt: e.created_at as string,
-      activatesAt: (e.activates_at as string | null) ?? (e.created_at as string),
-      expiresAt: (e.expires_at as string | null) ?? null,
-    });
-    const draws: Row[] = [];
+    const asLot = ([id, , points, createdAt, activatesAt, expiresAt]: Entry): PointLot => ({ lotId: id, points, earnedAt: createdAt, activatesAt: activatesAt ?? createdAt, expiresAt });
+    const draws: Entry[] = [];
     for (const e of entries) {
-      if (((e.lot_id as string | null) ?? e.id) === e.id) lots.set(e.id as string, asLot(e));
+      if ((e[1] ?? e[0]) === e[0]) lots.set(e[0], asLot(e));
       else draws.push(e);
     }
     for (const e of draws) {
-      const lot = lots.get(e.lot_id as string);
-      if (lot) lot.points += e.points as number;
-      else lots.set(e.id as string, asLot(e)); // a draw on a lot not known here still counts
+      const lot = lots.get(e[1]!);
+      if (lot) lot.points += e[2];
+      else lots.set(e[0], asLot(e)); // a draw on a lot not known here still counts
     }
     return [...lots.values()].filter((l) => l.points !== 0);
   }

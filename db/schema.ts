@@ -45,7 +45,7 @@ export const cardholders = sqliteTable(
     terminalId: text('terminal_id').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('cardholders_enrollment_no').on(t.enrollmentNo), index('cardholders_phone_index').on(t.phoneIndex)],
+  (t) => [uniqueIndex('cardholders_enrollment_no').on(t.enrollmentNo), index('cardholders_phone_index').on(t.phoneIndex, t.status, t.enrolledAt, t.pii)],
 );
 
 export const cards = sqliteTable(

@@ -34,7 +34,8 @@ DROP TABLE cards;--> statement-breakpoint
 DROP TABLE cardholders_old;--> statement-breakpoint
 ALTER TABLE cards_new RENAME TO cards;--> statement-breakpoint
 CREATE UNIQUE INDEX cardholders_enrollment_no ON cardholders (enrollment_no);--> statement-breakpoint
-CREATE INDEX cardholders_phone_index ON cardholders (phone_index);--> statement-breakpoint
+-- Covering, sealed profile included: a lookup by phone reads this index and the holder's cards'.
+CREATE INDEX cardholders_phone_index ON cardholders (phone_index, status, enrolled_at, pii);--> statement-breakpoint
 CREATE UNIQUE INDEX cards_id ON cards (id);--> statement-breakpoint
 CREATE UNIQUE INDEX cards_chip_uid ON cards (chip_uid);--> statement-breakpoint
 -- A lookup by phone reaches the holder's cards through this index alone: it carries what the till needs.
