@@ -10,7 +10,7 @@ const dir = mkdtempSync(join(tmpdir(), 'till-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the till', () => {
-  it('needs a PIN for the client base, and an open shift for a sale', async () => {
+  it('needs a PIN for the client base and an open shift for a sale; a profile lists receipts and entries, newest first', async () => {
     const t = await Terminal.start({ dataDir: dir, readers: [], demo: true, logger: silentLogger });
     const lines = [{ sku: 'BREAD-W', name: 'Хлеб', category: 'bakery', qty: 1, unitPrice: 5490 }];
     for (const [method, input] of [
@@ -29,6 +29,25 @@ describe('the till', () => {
     expect(noShift.ok ? 'ok' : noShift.error.code).toBe('shift_required');
     expect((await t.api.call('openShift', {})).ok).toBe(true);
     expect((await t.api.call('checkout', { cardId: null, lines })).ok).toBe(true);
+
+    // A cardholder's profile lists its receipts and point entries, newest first (read through
+    // the holder's lists, not an index), and only its own.
+    const holder = found.ok ? found.value[0]! : null;
+    const cardId = holder!.cards[0]!.cardId;
+    const sales = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await t.api.call('checkout', { cardId, lines });
+      expect(r.ok).toBe(true);
+      if (r.ok) sales.push(r.value.receiptNumber);
+    }
+    const profile = await t.api.call('profile', { cardholderId: holder!.cardholderId });
+    expect(profile.ok).toBe(true);
+    if (profile.ok) {
+      expect(profile.value.receipts.map((r) => r.number).slice(0, 3)).toEqual([...sales].reverse());
+      expect(profile.value.receipts.every((r) => r.kind === 'sale')).toBe(true);
+      expect(profile.value.entries.filter((e) => e.kind === 'earn').length).toBeGreaterThanOrEqual(3);
+      expect(profile.value.entries.reduce((s, e) => s + e.points, 0)).toBe(profile.value.balance);
+    }
     await t.close();
   });
 });
