@@ -109,6 +109,10 @@ export interface EntryInput {
   reason: string;
 }
 
+/** The balance-row column naming the newest row of each cardholder list. */
+const LIST_HEAD = { receipts: 'last_receipt', point_entries: 'last_entry' } as const;
+type ListHeads = { lastReceipt: number | null; lastEntry: number | null };
+
 /**
  * SQL opening a query with `chain(r)`: the rowids of one cardholder's receipts or point entries,
  * newest first, at most `limit` (binds the cardholder id). Each row names the holder's previous
@@ -116,8 +120,8 @@ export interface EntryInput {
  * cardholder: those are pages at random places in a big file, written and fsynced with every sale.
  * A link must point back (holder_prev < rowid), so even a damaged list ends.
  */
-export function holderChain(table: 'receipts' | 'point_entries', limit?: number): string {
-  const head = table === 'receipts' ? 'last_receipt' : 'last_entry';
+export function holderChain(table: keyof typeof LIST_HEAD, limit?: number): string {
+  const head = LIST_HEAD[table];
   return `WITH RECURSIVE chain(r) AS (
     SELECT ${head} FROM balances WHERE cardholder_id = ? AND ${head} IS NOT NULL
     UNION ALL SELECT t.holder_prev FROM ${table} t JOIN chain ON t.rowid = chain.r WHERE t.holder_prev < chain.r${limit ? ` LIMIT ${limit}` : ''}
@@ -448,8 +452,8 @@ export class Ledger {
   }
 
   /** The rowids of a cardholder's newest receipt and point entry: the heads of its lists. */
-  private heads(cardholderId: string): { lastReceipt: number | null; lastEntry: number | null } {
-    return (this.stmts.holderHeads.get(cardholderId) as { lastReceipt: number | null; lastEntry: number | null } | undefined) ?? { lastReceipt: null, lastEntry: null };
+  private heads(cardholderId: string): ListHeads {
+    return (this.stmts.holderHeads.get(cardholderId) as ListHeads | undefined) ?? { lastReceipt: null, lastEntry: null };
   }
 
   /** Inserts a linked point entry after its cardholder's previous one; returns its rowid. */
@@ -730,8 +734,7 @@ export class Ledger {
     if (mismatched.length > 20) problems.push(`… and ${mismatched.length - 20} more balance mismatches`);
 
     // Each cardholder's lists: every row names the holder's previous one, the balance the newest.
-    for (const table of ['receipts', 'point_entries'] as const) {
-      const head = table === 'receipts' ? 'last_receipt' : 'last_entry';
+    for (const [table, head] of Object.entries(LIST_HEAD)) {
       const misLinked = this.sqlite
         .prepare(`SELECT count(*) FROM (SELECT holder_prev, lag(rowid) OVER (PARTITION BY cardholder_id ORDER BY rowid) AS expected FROM ${table} WHERE cardholder_id IS NOT NULL) WHERE holder_prev IS NOT expected`)
         .pluck()
