@@ -195,24 +195,28 @@ export class Ledger {
       insertSearch: sqlite.prepare('INSERT INTO cardholder_search (tokens, cardholder_id) VALUES (?, ?)'),
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
+      // The sale's writes bind positional parameters: binding by name looks every name up on the
+      // object through V8's slow path, which cost a sale more than the inserts themselves.
       insertReceipt: sqlite.prepare(
         `INSERT INTO receipts (id, number, terminal_id, kind, original_receipt_id, card_id, cardholder_id, shift_id, cashier_id, created_at,
           gross, discount, redeem_kopecks, to_pay, points_earned, points_redeemed, program_id, program_version, program_hash, priced, chain_seq, prev_hash, hash, holder_prev)
-         VALUES (@id, @number, @terminalId, @kind, @originalReceiptId, @cardId, @cardholderId, @shiftId, @cashierId, @createdAt,
-          @gross, @discount, @redeemKopecks, @toPay, @pointsEarned, @pointsRedeemed, @programId, @programVersion, @programHash, @priced, @chainSeq, @prevHash, @hash, @holderPrev)`,
+         VALUES (${'?, '.repeat(23)}?)`,
       ),
       insertEntry: sqlite.prepare(
         `INSERT INTO point_entries (id, terminal_id, cardholder_id, card_id, receipt_id, kind, points, lot_id, activates_at, expires_at, reason, created_at, chain_seq, prev_hash, hash, holder_prev)
-         VALUES (@id, @terminalId, @cardholderId, @cardId, @receiptId, @kind, @points, @lotId, @activatesAt, @expiresAt, @reason, @createdAt, @chainSeq, @prevHash, @hash, @holderPrev)`,
+         VALUES (${'?, '.repeat(15)}?)`,
       ),
+      // (cardholder, points, spend, count, last purchase at, last receipt, last entry): added to the
+      // row, which answers with the cardholder's own points after it
       upsertBalance: sqlite.prepare(
         `INSERT INTO balances (cardholder_id, points, lifetime_spend, purchase_count, last_purchase_at, last_receipt, last_entry)
-         VALUES (@cardholderId, @points, @spend, @count, @at, @lastReceipt, @lastEntry)
-         ON CONFLICT(cardholder_id) DO UPDATE SET points = points + @points, lifetime_spend = lifetime_spend + @spend,
-           purchase_count = purchase_count + @count, last_purchase_at = coalesce(@at, last_purchase_at),
-           last_receipt = coalesce(@lastReceipt, last_receipt), last_entry = coalesce(@lastEntry, last_entry)`,
-      ),
-      insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (@seq, @opId, @kind, @payload, @createdAt)'),
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(cardholder_id) DO UPDATE SET points = points + excluded.points, lifetime_spend = lifetime_spend + excluded.lifetime_spend,
+           purchase_count = purchase_count + excluded.purchase_count, last_purchase_at = coalesce(excluded.last_purchase_at, last_purchase_at),
+           last_receipt = coalesce(excluded.last_receipt, last_receipt), last_entry = coalesce(excluded.last_entry, last_entry)
+         RETURNING points`,
+      ).pluck(),
+      insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)'),
       lastOutboxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
       lastReceiptNumber: sqlite.prepare('SELECT number FROM receipts ORDER BY rowid DESC LIMIT 1').pluck(),
       counter: sqlite.prepare("INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value").pluck(),
@@ -251,13 +255,17 @@ export class Ledger {
     return head ?? { seq: 0, hash: GENESIS_HASH };
   }
 
-  /** @internal Links a row into the terminal's chain; the caller inserts it in the same transaction. */
-  link<T extends Row>(row: T): T & { chainSeq: number; prevHash: string; hash: string } {
-    const chainSeq = this.chain.seq + 1;
+  /** Links a row built for it into the terminal's chain: gives it its chainSeq, prevHash and hash
+   *  (in place: a copy per row costs V8 a new hidden class); the caller inserts it in the same transaction. */
+  private link<T extends Row>(row: T): T & { chainSeq: number; prevHash: string; hash: string } {
+    const linked = row as T & { chainSeq: number; prevHash: string; hash: string };
+    linked.chainSeq = this.chain.seq + 1;
     const prevHash = this.chain.hash;
-    const hash = chainHash(prevHash, { ...row, chainSeq }, sha256Node);
-    this.chain = { seq: chainSeq, hash };
-    return { ...row, chainSeq, prevHash, hash };
+    const hash = chainHash(prevHash, linked, sha256Node);
+    linked.prevHash = prevHash;
+    linked.hash = hash;
+    this.chain = { seq: linked.chainSeq, hash };
+    return linked;
   }
 
   // ---- cardholders and cards --------------------------------------------------------------
@@ -318,7 +326,7 @@ export class Ledger {
   /** @internal The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction. */
   appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
     const seq = (this.stmts.lastOutboxSeq.get() as number) + 1;
-    this.stmts.insertOutbox.run({ seq, opId, kind, payload: asciiJson(payload), createdAt: now });
+    this.stmts.insertOutbox.run(seq, opId, kind, asciiJson(payload), now);
     return seq;
   }
 
@@ -414,7 +422,12 @@ export class Ledger {
   /** HQ's balance as this terminal knows it: its own entries plus those replicated from HQ. */
   balance(cardholderId: string): number {
     const row = this.stmts.balance.get(cardholderId) as Row | undefined;
-    return ((row?.points as number | undefined) ?? 0) + ((this.stmts.remoteSum.get(cardholderId) as number | null) ?? 0);
+    return this.withRemote(cardholderId, (row?.points as number | undefined) ?? 0);
+  }
+
+  /** A cardholder's own points here plus the entries replicated from HQ. */
+  private withRemote(cardholderId: string, ownPoints: number): number {
+    return ownPoints + ((this.stmts.remoteSum.get(cardholderId) as number | null) ?? 0);
   }
 
   cardState(card: CardRecord): CardState {
@@ -457,8 +470,11 @@ export class Ledger {
   }
 
   /** Inserts a linked point entry after its cardholder's previous one; returns its rowid. */
-  private insertEntry(entry: Row, holderPrev: number | null): number {
-    return Number(this.stmts.insertEntry.run({ ...entry, holderPrev }).lastInsertRowid);
+  private insertEntry(e: Row, holderPrev: number | null): number {
+    const { lastInsertRowid } = this.stmts.insertEntry.run(
+      e.id, e.terminalId, e.cardholderId, e.cardId, e.receiptId, e.kind, e.points, e.lotId, e.activatesAt, e.expiresAt, e.reason, e.createdAt, e.chainSeq, e.prevHash, e.hash, holderPrev,
+    );
+    return Number(lastInsertRowid);
   }
 
   /**
@@ -491,7 +507,7 @@ export class Ledger {
       holder.points += e.points;
       moved.set(e.cardholderId, holder);
     }
-    for (const [cardholderId, { points, lastEntry }] of moved) this.stmts.upsertBalance.run({ cardholderId, points, spend: 0, count: 0, at: null, lastReceipt: null, lastEntry });
+    for (const [cardholderId, { points, lastEntry }] of moved) this.stmts.upsertBalance.run(cardholderId, points, 0, 0, null, null, lastEntry);
     return linked;
   }
 
@@ -501,8 +517,8 @@ export class Ledger {
     if (!b) return;
     const spend = b.lifetime_spend as number;
     const count = b.purchase_count as number;
-    this.stmts.upsertBalance.run({ cardholderId: to, points: 0, spend, count, at: b.last_purchase_at ?? null, lastReceipt: null, lastEntry: null });
-    this.stmts.upsertBalance.run({ cardholderId: from, points: 0, spend: -spend, count: -count, at: null, lastReceipt: null, lastEntry: null });
+    this.stmts.upsertBalance.run(to, 0, spend, count, b.last_purchase_at ?? null, null, null);
+    this.stmts.upsertBalance.run(from, 0, -spend, -count, null, null, null);
   }
 
   // ---- the sale ---------------------------------------------------------------------------
@@ -682,7 +698,12 @@ export class Ledger {
       shiftId: r.input.shiftId ?? null,
       cashierId: r.input.cashierId ?? null,
       createdAt: now,
-      ...r.totals,
+      gross: r.totals.gross,
+      discount: r.totals.discount,
+      redeemKopecks: r.totals.redeemKopecks,
+      toPay: r.totals.toPay,
+      pointsEarned: r.totals.pointsEarned,
+      pointsRedeemed: r.totals.pointsRedeemed,
       programId: r.program.id,
       programVersion: r.program.version,
       programHash: r.program.hash,
@@ -690,25 +711,32 @@ export class Ledger {
     });
     const heads = r.card ? this.heads(r.card.cardholderId) : null;
     // Its lines are in the priced basket; holder_prev links it into its cardholder's receipts.
-    const receiptRowid = Number(this.stmts.insertReceipt.run({ ...receipt, priced: r.pricedJson, holderPrev: heads?.lastReceipt ?? null }).lastInsertRowid);
+    const { lastInsertRowid } = this.stmts.insertReceipt.run(
+      receipt.id, receipt.number, receipt.terminalId, receipt.kind, receipt.originalReceiptId, receipt.cardId, receipt.cardholderId, receipt.shiftId, receipt.cashierId, receipt.createdAt,
+      receipt.gross, receipt.discount, receipt.redeemKopecks, receipt.toPay, receipt.pointsEarned, receipt.pointsRedeemed, receipt.programId, receipt.programVersion, receipt.programHash,
+      r.pricedJson, receipt.chainSeq, receipt.prevHash, receipt.hash, heads?.lastReceipt ?? null,
+    );
+    const receiptRowid = Number(lastInsertRowid);
     const entries: Row[] = [];
+    let balance: number | null = null;
     if (r.card && heads) {
-      const base = { terminalId: this.terminalId, cardholderId: r.card.cardholderId, cardId: r.card.cardId, receiptId, createdAt: now };
+      const { cardholderId, cardId } = r.card;
       for (const e of r.entries) {
         const id = uuidv7();
-        entries.push(this.link({ ...base, id, kind: e.kind, points: e.points, lotId: e.lotId ?? id, activatesAt: e.activatesAt, expiresAt: e.expiresAt, reason: e.reason }));
+        entries.push(this.link({ id, terminalId: this.terminalId, cardholderId, cardId, receiptId, kind: e.kind, points: e.points, lotId: e.lotId ?? id, activatesAt: e.activatesAt, expiresAt: e.expiresAt, reason: e.reason, createdAt: now }));
       }
       let lastEntry = heads.lastEntry;
       for (const e of entries) lastEntry = this.insertEntry(e, lastEntry);
       const delta = entries.reduce((s, e) => s + (e.points as number), 0);
-      this.stmts.upsertBalance.run({ cardholderId: r.card.cardholderId, points: delta, spend: r.spend, count: r.count, at: r.kind === 'sale' ? now : null, lastReceipt: receiptRowid, lastEntry });
+      const ownPoints = this.stmts.upsertBalance.get(r.card.cardholderId, delta, r.spend, r.count, r.kind === 'sale' ? now : null, receiptRowid, lastEntry) as number;
+      balance = this.withRemote(r.card.cardholderId, ownPoints);
     }
     if (r.allowance) this.sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?').run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
     // HQ gets the lines without the receipt id and name, the entries without what they share with the receipt.
     const upload = { receipt, lines: r.lines.map(({ name: _name, ...l }) => l), entries: entries.map(compactEntry), ...extra, ...r.offer };
     const outboxSeq = this.appendOutbox(r.kind, receiptId, now, upload);
-    return { receiptId, receiptNumber: r.number, chainSeq: receipt.chainSeq, balance: r.card ? this.balance(r.card.cardholderId) : null, outboxSeq };
+    return { receiptId, receiptNumber: r.number, chainSeq: receipt.chainSeq, balance, outboxSeq };
   }
 
   // ---- verification -----------------------------------------------------------------------
@@ -810,7 +838,14 @@ export class Ledger {
  * without the slow paths a Cyrillic reason or product name would otherwise put every batch on).
  */
 export function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value).replace(/[\u007f-\uffff]+/g, escapeRun);
+}
+
+/** A run of non-ASCII characters as \u escapes (one call per word, not one per character). */
+function escapeRun(run: string): string {
+  let out = '';
+  for (let i = 0; i < run.length; i++) out += `\\u${run.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
 }
 
 // One-shot hashing: no Hash object per call (four calls per sale).
