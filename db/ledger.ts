@@ -546,7 +546,7 @@ export class Ledger {
         },
         program: priced.program,
         pricedJson: JSON.stringify(priced),
-        lines: priced.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, name: l.name, category: l.category, qty: l.qty, unitPrice: l.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.net, pointsEarned: l.pointsEarned })),
+        lines: priced.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, category: l.category, qty: l.qty, unitPrice: l.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.net, pointsEarned: l.pointsEarned })),
         entries: card
           ? [
               ...priced.redemption.fromLots.map((d) => ({ kind: 'redeem', points: -d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `Оплата баллами, чек ${receiptNumber}` })),
@@ -640,7 +640,7 @@ export class Ledger {
         pricedJson: JSON.stringify(ret),
         lines: ret.lines.map((l) => {
           const o = original.priced.lines[l.lineNo - 1]!;
-          return { lineNo: l.lineNo, sku: l.sku, name: l.name, category: o.category, qty: l.qty, unitPrice: o.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.refund, pointsEarned: l.pointsTakenBack };
+          return { lineNo: l.lineNo, sku: l.sku, category: o.category, qty: l.qty, unitPrice: o.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.refund, pointsEarned: l.pointsTakenBack };
         }),
         entries: card
           ? [
@@ -676,7 +676,8 @@ export class Ledger {
     totals: { gross: number; discount: number; redeemKopecks: number; toPay: number; pointsEarned: number; pointsRedeemed: number };
     program: PricedBasket['program'];
     pricedJson: string;
-    lines: Omit<Row, 'receiptId'>[];
+    /** The lines as HQ gets them (the names stay in the priced basket: HQ does not keep them). */
+    lines: Row[];
     entries: { kind: string; points: number; lotId: string | null; activatesAt: string | null; expiresAt: string | null; reason: string }[];
     spend: number;
     count: number;
@@ -733,8 +734,8 @@ export class Ledger {
     }
     if (r.allowance) this.sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?').run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
-    // HQ gets the lines without the receipt id and name, the entries without what they share with the receipt.
-    const upload = { receipt, lines: r.lines.map(({ name: _name, ...l }) => l), entries: entries.map(compactEntry), ...extra, ...r.offer };
+    // HQ gets the entries without what they share with the receipt.
+    const upload = { receipt, lines: r.lines, entries: entries.map(compactEntry), ...extra, ...r.offer };
     const outboxSeq = this.appendOutbox(r.kind, receiptId, now, upload);
     return { receiptId, receiptNumber: r.number, chainSeq: receipt.chainSeq, balance, outboxSeq };
   }
