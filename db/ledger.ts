@@ -196,7 +196,7 @@ export class Ledger {
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
       // The sale's writes bind positional parameters: binding by name looks every name up on the
-      // object through V8's slow path, which cost a sale more than the inserts themselves.
+      // object through V8's slow path, which cost a sale about as much as the inserts themselves.
       insertReceipt: sqlite.prepare(
         `INSERT INTO receipts (id, number, terminal_id, kind, original_receipt_id, card_id, cardholder_id, shift_id, cashier_id, created_at,
           gross, discount, redeem_kopecks, to_pay, points_earned, points_redeemed, program_id, program_version, program_hash, priced, chain_seq, prev_hash, hash, holder_prev)
