@@ -128,6 +128,9 @@ export function holderChain(table: keyof typeof LIST_HEAD, limit?: number): stri
   )`;
 }
 
+/** The n of receipt number `CODE-n`, which is also its row (NaN for text that is not a number). */
+const receiptRow = (number: string) => Number(number.slice(number.lastIndexOf('-') + 1));
+
 /** A card with what the till needs of its holder, in CardRecord's field order. */
 const FIND_CARD = 'SELECT c.id, c.number, c.chip_uid, c.status, c.cardholder_id, h.pii, h.enrolled_at FROM cards c JOIN cardholders h ON h.id = c.cardholder_id';
 
@@ -216,6 +219,7 @@ export class Ledger {
            last_receipt = coalesce(excluded.last_receipt, last_receipt), last_entry = coalesce(excluded.last_entry, last_entry)
          RETURNING points`,
       ).pluck(),
+      useAllowance: sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?'),
       insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)'),
       lastOutboxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
       lastReceiptNumber: sqlite.prepare('SELECT number FROM receipts ORDER BY rowid DESC LIMIT 1').pluck(),
@@ -238,7 +242,7 @@ export class Ledger {
    *  count themselves, so a sale writes no counter row (one page fewer in its commit). */
   private nextReceiptNumber(): string {
     const last = this.stmts.lastReceiptNumber.get() as string | undefined;
-    return `${this.terminalCode}-${last ? Number(last.slice(last.lastIndexOf('-') + 1)) + 1 : 1}`;
+    return `${this.terminalCode}-${last ? receiptRow(last) + 1 : 1}`;
   }
 
   private loadChainHead(): { seq: number; hash: string } {
@@ -572,7 +576,7 @@ export class Ledger {
   /** A committed receipt with its priced basket, its lines and what has been returned of it. */
   receipt(idOrNumber: string): StoredReceipt | null {
     // By id, else by number: receipt CODE-n is row n (a row written elsewhere is in receipts_number_elsewhere).
-    const n = Number(idOrNumber.slice(idOrNumber.lastIndexOf('-') + 1));
+    const n = receiptRow(idOrNumber);
     const r = (this.sqlite.prepare('SELECT * FROM receipts WHERE id = ?').get(idOrNumber) ??
       (Number.isSafeInteger(n) ? this.sqlite.prepare('SELECT * FROM receipts WHERE rowid = ? AND number = ?').get(n, idOrNumber) : undefined) ??
       this.sqlite.prepare("SELECT * FROM receipts WHERE number = ? AND rowid <> CAST(substr(number, instr(number, '-') + 1) AS INTEGER)").get(idOrNumber)) as Row | undefined;
@@ -732,7 +736,7 @@ export class Ledger {
       const ownPoints = this.stmts.upsertBalance.get(r.card.cardholderId, delta, r.spend, r.count, r.kind === 'sale' ? now : null, receiptRowid, lastEntry) as number;
       balance = this.withRemote(r.card.cardholderId, ownPoints);
     }
-    if (r.allowance) this.sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?').run(r.totals.pointsRedeemed, r.allowance.id);
+    if (r.allowance) this.stmts.useAllowance.run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
     // HQ gets the entries without what they share with the receipt.
     const upload = { receipt, lines: r.lines, entries: entries.map(compactEntry), ...extra, ...r.offer };
