@@ -132,7 +132,9 @@ export function holderChain(table: keyof typeof LIST_HEAD, limit?: number): stri
 const receiptRow = (number: string) => Number(number.slice(number.lastIndexOf('-') + 1));
 
 /** A card with what the till needs of its holder, in CardRecord's field order. */
-const FIND_CARD = 'SELECT c.id, c.number, c.chip_uid, c.status, c.cardholder_id, h.pii, h.enrolled_at FROM cards c JOIN cardholders h ON h.id = c.cardholder_id';
+// What the till needs of a card and its holder, from the card's row alone: it carries copies of
+// its holder's sealed profile, enrolment date and phone index (migration 0009).
+const FIND_CARD = 'SELECT id, number, chip_uid, status, cardholder_id, holder_pii, holder_enrolled_at FROM cards';
 
 export class Ledger {
   readonly sqlite: Database.Database;
@@ -176,14 +178,14 @@ export class Ledger {
     this.stmts = {
       cardByNumber: sqlite.prepare('SELECT * FROM cards WHERE number = ?'),
       holderById: sqlite.prepare('SELECT * FROM cardholders WHERE id = ?'),
-      // A lookup at the till is one statement (card and holder together): each statement outside
-      // a transaction opens and closes a read transaction of its own, which costs more here than
-      // the B-tree search itself.
-      findByNumber: sqlite.prepare(`${FIND_CARD} WHERE c.number = ?`).raw(),
-      findByChip: sqlite.prepare(`${FIND_CARD} WHERE c.chip_uid = ?`).raw(),
-      findById: sqlite.prepare(`${FIND_CARD} WHERE c.id = ?`).raw(),
-      // By phone: the active cardholder's active card, else its first card.
-      findByPhone: sqlite.prepare(`${FIND_CARD} WHERE h.phone_index = ? AND h.status = 'active' ORDER BY c.status <> 'active', c.issued_at LIMIT 1`).raw(),
+      // A lookup at the till is one statement reading one B-tree: each statement outside a
+      // transaction opens and closes a read transaction of its own, and each B-tree is a leaf read.
+      findByNumber: sqlite.prepare(`${FIND_CARD} WHERE number = ?`).raw(),
+      findByChip: sqlite.prepare(`${FIND_CARD} WHERE chip_uid = ?`).raw(),
+      findById: sqlite.prepare(`${FIND_CARD} WHERE id = ?`).raw(),
+      // By phone (the copy is set while the holder is active): its active card, else its first
+      // card; the covering index cards_phone is in this order.
+      findByPhone: sqlite.prepare(`${FIND_CARD} WHERE holder_phone_index = ? ORDER BY status <> 'active', issued_at LIMIT 1`).raw(),
       // A cardholder's entries, own then HQ's, with only what lots() reads (as arrays: a frequent
       // customer has thousands).
       ownLotEntries: sqlite
@@ -765,6 +767,16 @@ export class Ledger {
       .all() as { cardholder_id: string; cached: number; summed: number }[];
     for (const m of mismatched.slice(0, 20)) problems.push(`balance of ${m.cardholder_id} is ${m.cached} but its entries sum to ${m.summed}`);
     if (mismatched.length > 20) problems.push(`… and ${mismatched.length - 20} more balance mismatches`);
+
+    // The copies a card carries of its holder (triggers keep them; an edit by hand would not).
+    const staleCards = this.sqlite
+      .prepare(
+        `SELECT count(*) FROM cards c JOIN cardholders h ON h.id = c.cardholder_id
+         WHERE c.holder_pii IS NOT h.pii OR c.holder_enrolled_at IS NOT h.enrolled_at OR c.holder_phone_index IS NOT (CASE WHEN h.status = 'active' THEN h.phone_index END)`,
+      )
+      .pluck()
+      .get() as number;
+    if (staleCards) problems.push(`${staleCards} cards carry a copy of their cardholder's profile that differs from the cardholder's row`);
 
     // Each cardholder's lists: every row names the holder's previous one, the balance the newest.
     for (const [table, head] of Object.entries(LIST_HEAD)) {

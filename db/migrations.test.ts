@@ -36,7 +36,7 @@ function ledger0007(): string {
   return path;
 }
 
-describe('migration 0008 (clustered cards and cardholders, cardholder lists, lean indexes)', () => {
+describe('migrations 0008 and 0009 (clustered cards and cardholders, cardholder lists, lean indexes, a card carrying its holder)', () => {
   it('keeps every card, cardholder, entry and receipt of an older ledger, and finds them as before', () => {
     const path = ledger0007();
     const raw = new Database(path, { readonly: true });
@@ -63,7 +63,14 @@ describe('migration 0008 (clustered cards and cardholders, cardholder lists, lea
       return { ...e, holder_prev: holderPrev };
     });
     expect(ledger.sqlite.prepare('SELECT rowid, * FROM point_entries ORDER BY rowid').all()).toEqual(linked);
-    expect(ledger.sqlite.prepare('SELECT * FROM cards ORDER BY number').all()).toEqual(before.cards);
+    // 0009: each card carries copies of its holder's sealed profile, enrolment date and phone index.
+    const holderOf = new Map((before.holders as Record<string, unknown>[]).map((h) => [h.id, h]));
+    const withCopies = before.cards.map((c) => {
+      const h = holderOf.get(c.cardholder_id)!;
+      return { ...c, holder_pii: h.pii, holder_enrolled_at: h.enrolled_at, holder_phone_index: h.status === 'active' ? h.phone_index : null };
+    });
+    expect(withCopies.every((c) => c.holder_pii && c.holder_phone_index)).toBe(true);
+    expect(ledger.sqlite.prepare('SELECT * FROM cards ORDER BY number').all()).toEqual(withCopies);
     expect(ledger.sqlite.prepare('SELECT * FROM cardholders ORDER BY id').all()).toEqual(before.holders);
     expect(ledger.verify()).toMatchObject({ ok: true, receipts: 7, pointEntries: 7, problems: [] });
 

@@ -138,6 +138,10 @@ describe('card operations', () => {
     expect(ledger.balance(keep.cardholderId)).toBe(total);
     expect(ledger.balance(dup.cardholderId)).toBe(0);
     expect(ledger.findCard({ number: dup.number })?.cardholderId).toBe(keep.cardholderId);
+    // A moved card shows the holder it now belongs to; the duplicate's phone finds no one.
+    expect(ledger.findCard({ number: dup.number })?.holder.surname).toBe('Иванова');
+    expect(ledger.findCard({ phone: '+79031112233' })).toBeNull();
+    expect(ledger.findCard({ phone: '+79161234567' })?.number).toBe(keep.number);
     const keptState = ledger.cardState(ledger.findCard({ number: keep.number })!);
     expect(keptState.purchaseCount).toBe(2);
     for (const e of dupExpiries) expect(keptState.lots.map((l) => l.expiresAt)).toContain(e);

@@ -5,7 +5,7 @@
 // - receipts (their lines in `priced`) and point_entries are append-only (triggers refuse UPDATE/DELETE);
 // - receipts and point_entries form one hash chain per terminal (chain_seq, prev_hash, hash);
 // - balances is a cache of SUM(point_entries.points) per account, checked by `loyalty db verify`;
-// - personal data lives only encrypted (cardholders.pii) plus keyed blind indexes for lookup.
+// - personal data lives only encrypted (cardholders.pii, copied onto its cards) plus keyed blind indexes for lookup.
 import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, blob, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 
@@ -45,7 +45,8 @@ export const cardholders = sqliteTable(
     terminalId: text('terminal_id').notNull(),
     updatedAt: text('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('cardholders_enrollment_no').on(t.enrollmentNo), index('cardholders_phone_index').on(t.phoneIndex, t.status, t.enrolledAt, t.pii)],
+  // Found by phone through its cards' copy of phone_index (cards_phone), so no index of its own.
+  (t) => [uniqueIndex('cardholders_enrollment_no').on(t.enrollmentNo)],
 );
 
 export const cards = sqliteTable(
@@ -62,12 +63,22 @@ export const cards = sqliteTable(
     issuedAt: text('issued_at').notNull(),
     replacedBy: text('replaced_by'),
     updatedAt: text('updated_at').notNull(),
+    // Copies of the cardholder's row, kept by triggers (migration 0009), so that a swipe reads one
+    // B-tree: the sealed profile, the enrolment date, and the phone's blind index while the
+    // cardholder is active (null otherwise, so that a phone finds only active cardholders).
+    holderPii: blob('holder_pii', { mode: 'buffer' }),
+    holderEnrolledAt: text('holder_enrolled_at'),
+    holderPhoneIndex: text('holder_phone_index'),
   },
   (t) => [
     uniqueIndex('cards_id').on(t.id),
     uniqueIndex('cards_chip_uid').on(t.chipUid),
-    // Covering: a lookup by phone reads a holder's cards from this index alone.
-    index('cards_cardholder').on(t.cardholderId, t.status, t.issuedAt, t.id, t.chipUid),
+    index('cards_cardholder').on(t.cardholderId),
+    // Covering, in the order a lookup by phone wants (the active card first, then the oldest):
+    // a lookup by phone reads this index alone.
+    index('cards_phone')
+      .on(t.holderPhoneIndex, sql`status <> 'active'`, t.issuedAt, t.id, t.chipUid, t.status, t.cardholderId, t.holderPii, t.holderEnrolledAt)
+      .where(sql`holder_phone_index IS NOT NULL`),
   ],
 );
 

@@ -59,6 +59,19 @@ describe('tamper evidence', () => {
     expect(verify.status).toBe(1);
     expect(JSON.parse(verify.stdout).problems.join('\n')).toMatch(/missing|balance/);
   });
+
+  it("a card's copy of its holder's profile edited by hand is reported", () => {
+    // The copy a swipe reads (migration 0009) swapped for another cardholder's, as if to pass one
+    // customer's card off with another's birthday discount.
+    const other = new Ledger({ path: db });
+    other.enroll({ holder: { surname: 'Петров', birthDate: '1990-06-01' }, cardNumber: '7789000000068', now: new Date().toISOString(), consentPd: true });
+    other.close();
+    const r = sqlite3(db, "UPDATE cards SET holder_pii = (SELECT holder_pii FROM cards WHERE number = '7789000000068') WHERE number = '7789000000019'");
+    expect(r.status, r.stderr).toBe(0);
+    const verify = loyalty(['db', 'verify', '--db', db]);
+    expect(verify.status).toBe(1);
+    expect(JSON.parse(verify.stdout).problems).toContain("1 cards carry a copy of their cardholder's profile that differs from the cardholder's row");
+  });
 });
 
 describe('privacy of a copied file', () => {
