@@ -1,7 +1,7 @@
 // npm run bench:ledger — the terminal ledger at chain scale (1,000,000 cards). Bars (SPEC §8):
 // lookup by card and by phone p99 ≤ 0.1 ms, name search p99 ≤ 5 ms, one-sale commit ≤ 2× a bare
 // one-row synchronous=FULL commit, start-up to ready ≤ 1 s, resident memory ≤ 250 MB.
-// The 1M-card ledger is built once into .data/bench/ (about a minute) and reused.
+// The 1M-card ledger is built once into .data/bench/ (about 8 minutes on the test VM) and reused.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
