@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Ledger } from './ledger';
+import { FIND_CARD, Ledger } from './ledger';
 import type { PricedBasket } from '../engine';
 
 const dirs: string[] = [];
@@ -62,6 +62,12 @@ describe('ledger', () => {
     expect(ledger.searchByName('иван')).toEqual([card.cardholderId]);
     expect(ledger.searchByName('Мария Ив')).toEqual([card.cardholderId]);
     expect(ledger.searchByName('Петров')).toEqual([]);
+    // Each lookup reads one B-tree: the card's row by its number, one covering index by phone,
+    // already in the order the till wants (no sort).
+    const plan = (where: string) =>
+      ledger.sqlite.prepare(`EXPLAIN QUERY PLAN ${FIND_CARD} ${where}`).all('x').map((r) => (r as { detail: string }).detail);
+    expect(plan('WHERE number = ?')).toEqual(['SEARCH cards USING PRIMARY KEY (number=?)']);
+    expect(plan("WHERE holder_phone_index = ? ORDER BY status <> 'active', issued_at LIMIT 1")).toEqual(['SEARCH cards USING COVERING INDEX cards_phone (holder_phone_index=?)']);
     ledger.close();
   });
 

@@ -131,10 +131,10 @@ export function holderChain(table: keyof typeof LIST_HEAD, limit?: number): stri
 /** The n of receipt number `CODE-n`, which is also its row (NaN for text that is not a number). */
 const receiptRow = (number: string) => Number(number.slice(number.lastIndexOf('-') + 1));
 
-/** A card with what the till needs of its holder, in CardRecord's field order. */
-// What the till needs of a card and its holder, from the card's row alone: it carries copies of
-// its holder's sealed profile, enrolment date and phone index (migration 0009).
-const FIND_CARD = 'SELECT id, number, chip_uid, status, cardholder_id, holder_pii, holder_enrolled_at FROM cards';
+/** @internal A card with what the till needs of its holder, in CardRecord's field order, from the
+ *  card's row alone: it carries copies of its holder's sealed profile, enrolment date and phone
+ *  index (migration 0009). */
+export const FIND_CARD = 'SELECT id, number, chip_uid, status, cardholder_id, holder_pii, holder_enrolled_at FROM cards';
 
 export class Ledger {
   readonly sqlite: Database.Database;
@@ -179,7 +179,7 @@ export class Ledger {
       cardByNumber: sqlite.prepare('SELECT * FROM cards WHERE number = ?'),
       holderById: sqlite.prepare('SELECT * FROM cardholders WHERE id = ?'),
       // A lookup at the till is one statement reading one B-tree: each statement outside a
-      // transaction opens and closes a read transaction of its own, and each B-tree is a leaf read.
+      // transaction opens and closes a read transaction of its own, and each B-tree costs a leaf read.
       findByNumber: sqlite.prepare(`${FIND_CARD} WHERE number = ?`).raw(),
       findByChip: sqlite.prepare(`${FIND_CARD} WHERE chip_uid = ?`).raw(),
       findById: sqlite.prepare(`${FIND_CARD} WHERE id = ?`).raw(),
