@@ -124,6 +124,10 @@ async function main() {
     ledger.commitSale({ card, priced: price(now), now });
     frames += (statSync(`${db}-wal`).size - 32) / frameBytes;
   }
+  // The swipe's other read: the card's state (its holder's lots, read from the whole history) for
+  // this run's card, which now has the run's 350 sales on it, as a frequent customer would.
+  const entries = ledger.sqlite.prepare('SELECT count(*) FROM point_entries WHERE cardholder_id = ?').pluck().get(card.cardholderId) as number;
+  const stateMs = timeEach(200, () => ledger.cardState(card), 20);
   ledger.close();
 
   figure('cards', CARDS, 'cards', 0);
@@ -139,6 +143,8 @@ async function main() {
     figure('lookup_phone_p99_during_quick_check', percentile(duringCheck.byPhone, 99), 'ms', 4);
   }
   figure('name_search_p99', percentile(byName, 99), 'ms', 3);
+  figure('frequent_card_entries', entries, 'entries', 0);
+  figure('frequent_card_state_p50', percentile(stateMs, 50), 'ms', 3);
   figure('bare_commit_p50', percentile(bareMs, 50), 'ms', 3);
   figure('sale_commit_p50', percentile(saleMs, 50), 'ms', 3);
   figure('commit_ratio', percentile(saleMs, 50) / percentile(bareMs, 50), 'x', 2);
