@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ledger } from '../db/ledger';
+import { holderChain, Ledger } from '../db/ledger';
 import { priceBasket, validateProgram } from '../engine';
 import { seedCardNumber, seedLedger, seedPhone } from '../db/seed';
 import { readProgramFile } from '../core/program';
@@ -126,7 +126,7 @@ async function main() {
   }
   // The swipe's other read: the card's state (its holder's lots, read from the whole history) for
   // this run's card, which now has the run's 350 sales on it, as a frequent customer would.
-  const entries = ledger.sqlite.prepare('SELECT count(*) FROM point_entries WHERE cardholder_id = ?').pluck().get(card.cardholderId) as number;
+  const entries = ledger.sqlite.prepare(`${holderChain('point_entries')} SELECT count(*) FROM chain`).pluck().get(card.cardholderId) as number;
   const stateMs = timeEach(200, () => ledger.cardState(card), 20);
   ledger.close();
 

@@ -735,8 +735,8 @@ export class Ledger {
       let lastEntry = heads.lastEntry;
       for (const e of entries) lastEntry = this.insertEntry(e, lastEntry);
       const delta = entries.reduce((s, e) => s + (e.points as number), 0);
-      const ownPoints = this.stmts.upsertBalance.get(r.card.cardholderId, delta, r.spend, r.count, r.kind === 'sale' ? now : null, receiptRowid, lastEntry) as number;
-      balance = this.withRemote(r.card.cardholderId, ownPoints);
+      const ownPoints = this.stmts.upsertBalance.get(cardholderId, delta, r.spend, r.count, r.kind === 'sale' ? now : null, receiptRowid, lastEntry) as number;
+      balance = this.withRemote(cardholderId, ownPoints);
     }
     if (r.allowance) this.stmts.useAllowance.run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
