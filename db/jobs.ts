@@ -9,6 +9,8 @@ import { holderChain, type Ledger } from './ledger';
 export interface JobReport {
   expiredLots: number;
   expiredPoints: number;
+  /** Lots whose remainder the expiry job worked out (its cost): the lots due since its last run. */
+  lotsChecked: number;
   burnedCardholders: number;
   burnedPoints: number;
 }
@@ -16,52 +18,124 @@ export interface JobReport {
 const BATCH = 500;
 
 interface OpenLot {
+  rowid: number;
   cardholderId: string;
   lotId: string;
+  expiresAt: string | null;
   left: number;
 }
 
 /**
- * Lots this terminal opened that still hold points: those expired by a time, or one cardholder's
- * (through the holder's list of entries). Draws replicated from HQ (another terminal spent part of
- * a lot) count.
+ * What is left of lots this terminal opened (`l`, picked by `where`): draws here and draws
+ * replicated from HQ (another terminal spent part of a lot, or gave some back) both count.
  */
-function openOwnLots(ledger: Ledger, of: { expiredBy: string } | { holder: string }, limit: number): OpenLot[] {
-  const [chain, where, param] =
-    'holder' in of ? [holderChain('point_entries'), 'l.rowid IN (SELECT r FROM chain)', of.holder] : ['', 'l.expires_at IS NOT NULL AND l.expires_at <= ?', of.expiredBy];
+function ownLots(ledger: Ledger, sql: { with?: string; where: string; then: string }, ...params: unknown[]): OpenLot[] {
   return ledger.sqlite
     .prepare(
-      `${chain} SELECT cardholderId, lotId, left FROM (
-         SELECT l.cardholder_id AS cardholderId, l.id AS lotId, l.chain_seq,
-                l.points + coalesce((SELECT sum(d.points) FROM point_entries d WHERE d.lot_id = l.id AND d.lot_id <> d.id), 0)
-                         + coalesce((SELECT sum(r.points) FROM remote_entries r WHERE r.lot_id = l.id), 0) AS left
-         FROM point_entries l
-         WHERE l.lot_id = l.id AND l.points > 0 AND ${where}
-       ) WHERE left > 0 ORDER BY chain_seq LIMIT ?`,
+      `${sql.with ?? ''} SELECT l.rowid AS rowid, l.cardholder_id AS cardholderId, l.id AS lotId, l.expires_at AS expiresAt,
+         l.points + coalesce((SELECT sum(d.points) FROM point_entries d WHERE d.lot_id = l.id AND d.lot_id <> d.id), 0)
+                  + coalesce((SELECT sum(r.points) FROM remote_entries r WHERE r.lot_id = l.id), 0) AS left
+       FROM point_entries l WHERE l.lot_id = l.id AND l.points > 0 AND ${sql.where} ${sql.then}`,
     )
-    .all(param, limit) as OpenLot[];
+    .all(...params) as OpenLot[];
 }
 
-/** Writes one 'expire' entry per lot whose expiry has passed, for what is left of it. */
-export function expireLots(ledger: Ledger, now: string): Pick<JobReport, 'expiredLots' | 'expiredPoints'> {
-  let expiredLots = 0;
-  let expiredPoints = 0;
-  for (;;) {
-    const done = ledger.atomically(() => {
-      const lots = openOwnLots(ledger, { expiredBy: now }, BATCH);
-      if (!lots.length) return 0;
-      const entries = ledger.appendEntries(
-        lots.map((l) => ({ cardholderId: l.cardholderId, kind: 'expire' as const, points: -l.left, lotId: l.lotId, reason: 'Срок действия баллов истёк' })),
-        now,
-      );
-      ledger.appendOutbox('entries', uuidv7(), now, { entries });
-      expiredLots += lots.length;
-      expiredPoints += lots.reduce((s, l) => s + l.left, 0);
-      return lots.length;
-    });
-    if (done < BATCH) break;
+/** One cardholder's lots, through the holder's list of entries, in the order they were opened. */
+function holderLots(ledger: Ledger, cardholderId: string): OpenLot[] {
+  return ownLots(ledger, { with: holderChain('point_entries'), where: 'l.rowid IN (SELECT r FROM chain)', then: 'ORDER BY l.chain_seq' }, cardholderId);
+}
+
+/** Writes one entry of `kind` per lot for what is left of it, with one outbox row; inside the caller's transaction. */
+function writeOff(ledger: Ledger, lots: OpenLot[], kind: 'expire' | 'burn', reason: string, now: string): number {
+  if (!lots.length) return 0;
+  const entries = ledger.appendEntries(
+    lots.map((l) => ({ cardholderId: l.cardholderId, kind, points: -l.left, lotId: l.lotId, reason })),
+    now,
+  );
+  ledger.appendOutbox('entries', uuidv7(), now, { entries });
+  return lots.reduce((s, l) => s + l.left, 0);
+}
+
+/**
+ * How far the last complete expiry run got: every lot expiring by `at` was dealt with, and every
+ * own entry up to rowid `entry` and replicated one up to rowid `remote` had been written. Kept in
+ * settings; a run that stops half-way leaves it as it was, and the next run does that work again.
+ */
+interface ExpiryMark {
+  at: string;
+  entry: number;
+  remote: number;
+}
+const EXPIRY_MARK = 'expiry_mark';
+
+/** The mark as saved; none (so a run looks at every lot, which is always right) if it is not one. */
+function readMark(saved: string | undefined): ExpiryMark | null {
+  try {
+    const m = saved ? (JSON.parse(saved) as Partial<ExpiryMark>) : null;
+    return m && typeof m.at === 'string' && Number.isSafeInteger(m.entry) && Number.isSafeInteger(m.remote) ? (m as ExpiryMark) : null;
+  } catch {
+    return null;
   }
-  return { expiredLots, expiredPoints };
+}
+const EXPIRED_REASON = 'Срок действия баллов истёк';
+
+/**
+ * Writes one 'expire' entry per lot whose expiry has passed, for what is left of it. A run looks
+ * only at what changed since the last one, so an hourly run costs what the hour brought, not the
+ * ledger's whole history:
+ * - lots expiring since the last run (every lot, on the first), in expiry order, a batch per
+ *   transaction, each batch after the last one's place;
+ * - lots written since the last run with an expiry already past (a clock set back, a backdated
+ *   adjustment);
+ * - the lots of cardholders given points back since the last run (a return's restore, here or
+ *   replicated from HQ): a lot that expired can hold points again.
+ */
+export function expireLots(ledger: Ledger, now: string): Pick<JobReport, 'expiredLots' | 'expiredPoints' | 'lotsChecked'> {
+  const db = ledger.sqlite;
+  const mark = readMark(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(EXPIRY_MARK) as string | undefined);
+  const head: ExpiryMark = {
+    at: mark && mark.at > now ? mark.at : now, // a clock set back does not undo what was done
+    entry: db.prepare('SELECT coalesce(max(rowid), 0) FROM point_entries').pluck().get() as number,
+    remote: db.prepare('SELECT coalesce(max(rowid), 0) FROM remote_entries').pluck().get() as number,
+  };
+  const report = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0 };
+  // Inside the transaction that writes: what is left of each lot is worked out there.
+  const expire = (lots: OpenLot[]) => {
+    const due = lots.filter((l) => l.left > 0 && l.expiresAt !== null && l.expiresAt <= now);
+    report.lotsChecked += lots.length;
+    report.expiredLots += due.length;
+    report.expiredPoints += writeOff(ledger, due, 'expire', EXPIRED_REASON, now);
+    return lots;
+  };
+  // Lots expiring after the mark, up to now: (expires_at, rowid) is the order of the expiry index.
+  let after: [string, number] = [mark?.at ?? '', Number.MAX_SAFE_INTEGER];
+  let lots: OpenLot[];
+  do {
+    lots = ledger.atomically(() =>
+      expire(ownLots(ledger, { where: 'l.expires_at IS NOT NULL AND (l.expires_at, l.rowid) > (?, ?) AND l.expires_at <= ?', then: 'ORDER BY l.expires_at, l.rowid LIMIT ?' }, ...after, now, BATCH)),
+    );
+    if (lots.length) after = [lots[lots.length - 1]!.expiresAt!, lots[lots.length - 1]!.rowid];
+  } while (lots.length === BATCH);
+  if (mark) {
+    let from = mark.entry;
+    do {
+      lots = ledger.atomically(() => expire(ownLots(ledger, { where: 'l.rowid > ? AND l.rowid <= ? AND l.expires_at <= ?', then: 'ORDER BY l.rowid LIMIT ?' }, from, head.entry, now, BATCH)));
+      if (lots.length) from = lots[lots.length - 1]!.rowid;
+    } while (lots.length === BATCH);
+    // Holders given points back on a lot, and those whose draws name such a lot (one merged away).
+    const holders = db
+      .prepare(
+        `WITH restored(lot, holder) AS (
+           SELECT lot_id, cardholder_id FROM point_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0
+           UNION ALL SELECT lot_id, cardholder_id FROM remote_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0)
+         SELECT holder FROM restored UNION SELECT d.cardholder_id FROM point_entries d WHERE d.lot_id IN (SELECT lot FROM restored) AND d.lot_id <> d.id`,
+      )
+      .pluck()
+      .all(mark.entry, head.entry, mark.remote, head.remote) as string[];
+    for (let i = 0; i < holders.length; i += BATCH) ledger.atomically(() => expire(holders.slice(i, i + BATCH).flatMap((h) => holderLots(ledger, h))));
+  }
+  db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(EXPIRY_MARK, JSON.stringify(head));
+  return report;
 }
 
 /**
@@ -88,15 +162,9 @@ export function burnInactive(ledger: Ledger, days: number, now: string): Pick<Jo
     after = batch[batch.length - 1]!;
     const holders = batch.filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
     ledger.atomically(() => {
-      const lots = holders.flatMap((id) => openOwnLots(ledger, { holder: id }, 10_000));
-      if (!lots.length) return;
-      const entries = ledger.appendEntries(
-        lots.map((l) => ({ cardholderId: l.cardholderId, kind: 'burn' as const, points: -l.left, lotId: l.lotId, reason: `Баллы сгорели: нет покупок ${days} дн.` })),
-        now,
-      );
-      ledger.appendOutbox('entries', uuidv7(), now, { entries });
+      const lots = holders.flatMap((id) => holderLots(ledger, id)).filter((l) => l.left > 0);
+      burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
       burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
-      burnedPoints += lots.reduce((s, l) => s + l.left, 0);
     });
   }
   return { burnedCardholders, burnedPoints };

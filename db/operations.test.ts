@@ -203,7 +203,54 @@ describe('scheduled jobs', () => {
     const first = expireLots(ledger, later);
     expect(first.expiredLots).toBeGreaterThanOrEqual(6);
     for (const c of cards) expect(ledger.balance(c.cardholderId)).toBe(0);
-    expect(expireLots(ledger, later)).toEqual({ expiredLots: 0, expiredPoints: 0 });
+    // The second run looks only at what changed since the first: nothing.
+    expect(expireLots(ledger, later)).toEqual({ expiredLots: 0, expiredPoints: 0, lotsChecked: 0 });
+    // A damaged mark costs a look at every lot again, never a lot missed or expired twice.
+    ledger.sqlite.prepare("UPDATE settings SET value = 'not a mark' WHERE key = 'expiry_mark'").run();
+    const full = expireLots(ledger, later);
+    expect(full).toMatchObject({ expiredLots: 0, expiredPoints: 0 });
+    expect(full.lotsChecked).toBe(first.lotsChecked);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('an hourly run looks only at what changed since the last one, and still expires points given back to an expired lot, or written with a date already past', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    const holder = card.cardholderId;
+    adjustPoints(ledger, admin, holder, 300, T0, '2026-09-01T00:00:00.000Z');
+    const lot = ledger.lots(holder)[0]!;
+    const { priced, committed } = sell(ledger, card, [{ sku: 'A', qty: 1, unitPrice: 100000 }], '2026-06-02T10:00:00.000Z', 100);
+    expect(priced.redemption.fromLots).toEqual([{ lotId: lot.lotId, points: 100 }]);
+
+    const first = expireLots(ledger, '2026-10-01T00:00:00.000Z');
+    expect(first).toEqual({ expiredLots: 1, expiredPoints: 200, lotsChecked: 1 });
+    // Sales since then open lots that expire later: an hour on, nothing is due and nothing is checked.
+    sell(ledger, card, [{ sku: 'B', qty: 1, unitPrice: 50000 }], '2026-10-01T00:30:00.000Z');
+    expect(expireLots(ledger, '2026-10-01T01:00:00.000Z')).toEqual({ expiredLots: 0, expiredPoints: 0, lotsChecked: 0 });
+
+    // The sale paid with the lot is returned after the lot expired: its 100 points go back to it...
+    const balanceBefore = ledger.balance(holder);
+    const returned = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: '2026-10-01T02:00:00.000Z' });
+    expect(returned.priced.totals.pointsRestored).toBe(100);
+    expect(ledger.lots(holder).find((l) => l.lotId === lot.lotId)?.points).toBe(100);
+    // ...and the next run expires them (it looks at the lots of the cardholders given points back).
+    const afterReturn = expireLots(ledger, '2026-10-01T03:00:00.000Z');
+    // It checked this cardholder's four lots (the adjustment, the first sale's welcome and earn lots, the second's earn lot).
+    expect(afterReturn).toEqual({ expiredLots: 1, expiredPoints: 100, lotsChecked: 4 });
+    expect(ledger.lots(holder).find((l) => l.lotId === lot.lotId)).toBeUndefined();
+
+    // The same when the points come back through HQ (a return at another terminal, replicated here).
+    ledger.sqlite
+      .prepare("INSERT INTO remote_entries (id, hq_seq, terminal_id, cardholder_id, kind, points, lot_id, created_at) VALUES ('r-1', 1, 'other', ?, 'reverse', 30, ?, ?)")
+      .run(holder, lot.lotId, '2026-10-01T03:10:00.000Z');
+    expect(expireLots(ledger, '2026-10-01T03:20:00.000Z')).toEqual({ expiredLots: 1, expiredPoints: 30, lotsChecked: 4 });
+
+    // A lot written after a run with an expiry before it (a backdated adjustment) expires at the next run.
+    adjustPoints(ledger, admin, holder, 50, '2026-10-01T03:30:00.000Z', '2026-08-01T00:00:00.000Z');
+    expect(expireLots(ledger, '2026-10-01T04:00:00.000Z')).toEqual({ expiredLots: 1, expiredPoints: 50, lotsChecked: 1 });
+    // Of all the return gave and took, only the points it took back are still gone.
+    expect(ledger.balance(holder)).toBe(balanceBefore - returned.priced.totals.pointsTakenBack);
     expectVerified(ledger);
     ledger.close();
   });

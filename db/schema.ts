@@ -166,7 +166,7 @@ export const remoteEntries = sqliteTable(
     expiresAt: text('expires_at'),
     createdAt: text('created_at').notNull(),
   },
-  (t) => [index('remote_entries_cardholder').on(t.cardholderId)],
+  (t) => [index('remote_entries_cardholder').on(t.cardholderId), index('remote_entries_lot').on(t.lotId)],
 );
 
 /** Cache of SUM(point_entries.points) per account, kept in the same transaction as the entries. */

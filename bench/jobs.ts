@@ -1,0 +1,54 @@
+// npm run bench:jobs — the hourly ledger jobs on bench:ledger's 1,000,000-card ledger (a copy of it,
+// so the fixture is left as it is). Half a year after the fixture's sales most of its lots have
+// expired: the first expiry run writes them off; the next one, an hour later, must cost what the
+// hour brought, not the ledger's history. A till waits for the longest transaction.
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ledger } from '../db/ledger';
+import { burnInactive, expireLots } from '../db/jobs';
+import { figure } from './stats';
+
+const dir = join(process.cwd(), '.data', 'bench');
+const fixture = join(dir, 'ledger-1000000.db');
+const copy = join(dir, 'jobs.db');
+if (!existsSync(fixture)) throw new Error(`${fixture} is missing: run \`npm run bench:ledger\` once to build it.`);
+const clear = () => {
+  for (const f of [copy, `${copy}-wal`, `${copy}-shm`, `${copy}.key`]) rmSync(f, { force: true });
+};
+clear();
+copyFileSync(fixture, copy);
+copyFileSync(`${fixture}.key`, `${copy}.key`);
+
+const ledger = new Ledger({ path: copy });
+const awake = setInterval(() => {}, 1000); // the start-up check's worker is unref'd
+await ledger.integrityChecked;
+clearInterval(awake);
+// Every transaction a job makes, timed: a till's sale waits behind at most one of them.
+const atomically = ledger.atomically.bind(ledger);
+let longest = 0;
+ledger.atomically = ((fn: () => unknown) => {
+  const t0 = performance.now();
+  try {
+    return atomically(fn);
+  } finally {
+    longest = Math.max(longest, performance.now() - t0);
+  }
+}) as typeof ledger.atomically;
+
+function run(name: string, now: string) {
+  longest = 0;
+  const t0 = performance.now();
+  const expired = expireLots(ledger, now);
+  const burned = burnInactive(ledger, 365, now);
+  figure(`${name}_ms`, performance.now() - t0, 'ms', 1);
+  figure(`${name}_longest_transaction_ms`, longest, 'ms', 1);
+  figure(`${name}_lots_checked`, expired.lotsChecked, 'lots', 0);
+  figure(`${name}_lots_expired`, expired.expiredLots, 'lots', 0);
+  figure(`${name}_cardholders_burned`, burned.burnedCardholders, 'cardholders', 0);
+}
+
+figure('point_entries', ledger.sqlite.prepare('SELECT count(*) FROM point_entries').pluck().get() as number, 'entries', 0);
+run('jobs_first_run', '2027-06-01T00:00:00.000Z');
+run('jobs_hour_later', '2027-06-01T01:00:00.000Z');
+ledger.close();
+clear();
