@@ -90,6 +90,12 @@ describe('HID swipe reports', () => {
     expect(parseReportDescriptor(huge)).toMatchObject({ ok: false, error: { code: 'hid_report' } });
     const wide = Uint8Array.of(0x77, 0x00, 0x01, 0x00, 0x00, 0x95, 0x02, 0x09, 0x11, 0x09, 0x12, 0x81, 0x02); // 256-bit values
     expect(parseReportDescriptor(wide)).toMatchObject({ ok: false, error: { code: 'hid_report' } });
+    // Report Size 0 (never set), Report Count 0xFFFFFFFF: 2^32 fields of no bits (the fuzz found it in CI).
+    const empty = Uint8Array.of(0x97, 0xff, 0xff, 0xff, 0xff, 0x09, 0x11, 0x81, 0x02);
+    expect(parseReportDescriptor(empty)).toMatchObject({ ok: false, error: { code: 'hid_report', detail: expect.stringMatching(/0-bit/) } });
+    // Report Size 1, Report Count 0x10000: an 8 KiB report (within the size) of 65,536 one-bit fields.
+    const many = Uint8Array.of(0x75, 0x01, 0x97, 0x00, 0x00, 0x01, 0x00, 0x09, 0x11, 0x09, 0x12, 0x81, 0x02);
+    expect(parseReportDescriptor(many)).toMatchObject({ ok: false, error: { code: 'hid_report', detail: expect.stringMatching(/4096 value fields/) } });
     expect(parseReportDescriptor(msrReportDescriptor()).ok).toBe(true);
   });
   it('never throws on 100,000 random reports of each layout', () => {

@@ -114,6 +114,8 @@ export interface ReportLayout {
 }
 
 const MAX_REPORT_BITS = 65_536 * 8;
+/** A magnetic-stripe reader's descriptor has a dozen value fields; one with more is not believed. */
+const MAX_VALUE_FIELDS = 4096;
 
 export function parseReportDescriptor(desc: Uint8Array): Result<ReportLayout> {
   const fields: HidField[] = [];
@@ -147,14 +149,16 @@ export function parseReportDescriptor(desc: Uint8Array): Result<ReportLayout> {
       if (tag === 0x8) {
         // Input item: assign usages to its report-count fields.
         const at = bits[global.reportId] ?? 0;
-        // A report is at most 64 KiB and a field at most 32 bits wide (or a byte buffer): a
-        // descriptor asking for more is refused, not believed (it could ask for 2^32 fields).
+        // A report is at most 64 KiB, a value field 1 to 32 bits wide (or a byte buffer), and a
+        // descriptor has at most 4096 value fields: one asking for more is refused, not believed
+        // (it could ask for 2^32 fields of 0 bits, or 64 Ki one-bit fields in each of 256 reports).
         if (at + global.reportSize * global.reportCount > MAX_REPORT_BITS) return fail('hid_report', `descriptor item at ${i - 1 - size} makes a report over 64 KiB`);
         const constant = (data & 1) !== 0;
         const buffered = (data & 0x100) !== 0 || (usages.length === 1 && global.reportCount > 1 && global.reportSize === 8);
         if (!constant && usages.length) {
           if (buffered) fields.push({ reportId: global.reportId, usagePage: global.usagePage, usage: usages[0]!, bitOffset: at, bitSize: global.reportSize * global.reportCount, bytes: true });
-          else if (global.reportSize > 32) return fail('hid_report', `descriptor item at ${i - 1 - size} has a ${global.reportSize}-bit value field`);
+          else if (global.reportSize > 32 || global.reportSize === 0) return fail('hid_report', `descriptor item at ${i - 1 - size} has a ${global.reportSize}-bit value field`);
+          else if (fields.length + global.reportCount > MAX_VALUE_FIELDS) return fail('hid_report', `descriptor item at ${i - 1 - size} makes over ${MAX_VALUE_FIELDS} value fields`);
           else
             for (let n = 0; n < global.reportCount; n++)
               fields.push({ reportId: global.reportId, usagePage: global.usagePage, usage: usages[Math.min(n, usages.length - 1)]!, bitOffset: at + n * global.reportSize, bitSize: global.reportSize, bytes: false });
