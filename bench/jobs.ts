@@ -5,6 +5,7 @@
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ledger } from '../db/ledger';
+import { listBackups } from '../db/open';
 import { burnInactive, expireLots } from '../db/jobs';
 import { figure } from './stats';
 
@@ -12,8 +13,9 @@ const dir = join(process.cwd(), '.data', 'bench');
 const fixture = join(dir, 'ledger-1000000.db');
 const copy = join(dir, 'jobs.db');
 if (!existsSync(fixture)) throw new Error(`${fixture} is missing: run \`npm run bench:ledger\` once to build it.`);
+// The copy and what it leaves (a backup, if opening it applies a migration the fixture lacks).
 const clear = () => {
-  for (const f of [copy, `${copy}-wal`, `${copy}-shm`, `${copy}.key`]) rmSync(f, { force: true });
+  for (const f of [copy, `${copy}-wal`, `${copy}-shm`, `${copy}.key`, ...listBackups(copy)]) rmSync(f, { force: true });
 };
 clear();
 copyFileSync(fixture, copy);

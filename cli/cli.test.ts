@@ -113,6 +113,10 @@ describe('loyalty CLI', () => {
 
     const backup = loyalty(['db', 'backup', '--db', seeded]);
     expect(backup.code, backup.stderr).toBe(0);
+    // Another ledger in the same folder backs up after it: its backup is never taken for this one's.
+    const other = join(dir, 'seeded-too.db');
+    expect(loyalty(['seed', '--db', other, '--cards', '5']).code).toBe(0);
+    expect(loyalty(['db', 'backup', '--db', other, '--keep', '1']).code).toBe(0);
     // Damage the ledger file: overwrite pages in the middle.
     const sqlite = new Database(seeded);
     sqlite.pragma('wal_checkpoint(TRUNCATE)');
@@ -126,6 +130,7 @@ describe('loyalty CLI', () => {
 
     const restore = loyalty(['db', 'restore', '--db', seeded]);
     expect(restore.code, restore.stderr).toBe(0);
+    expect(restore.json().restoredFrom).toBe(backup.json().backup);
     expect(existsSync(restore.json().damagedKeptAt)).toBe(true);
     expect(loyalty(['db', 'verify', '--db', seeded]).json()).toMatchObject({ ok: true });
   });

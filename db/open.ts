@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as schema from './schema';
 
@@ -125,14 +125,19 @@ export function backupDir(dbPath: string): string {
   return join(dirname(resolve(dbPath)), 'backups');
 }
 
+/** A ledger's backups are named after it (`ledger.db` → `ledger-<time>-<label>.db`), so two ledgers
+ *  in one folder never restore, or prune, each other's. */
+const backupPrefix = (dbPath: string) => `${basename(dbPath).replace(/\.db$/, '')}-`;
+const BACKUP_STAMP = /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z-[a-z-]+\.db$/;
+
 /** VACUUM INTO gives a consistent, compact copy even while WAL holds uncheckpointed pages. */
 export function backupTo(sqlite: Database.Database, dbPath: string, label: string, keep: number): string {
   const dir = backupDir(dbPath);
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const file = join(dir, `ledger-${stamp}-${label}.db`);
+  const file = join(dir, `${backupPrefix(dbPath)}${stamp}-${label}.db`);
   sqlite.prepare('VACUUM INTO ?').run(file);
-  pruneBackups(dir, keep);
+  for (const old of listBackups(dbPath).slice(keep)) rmSync(old, { force: true });
   return file;
 }
 
@@ -140,19 +145,13 @@ function backupBeforeMigration(sqlite: Database.Database, dbPath: string, keep: 
   backupTo(sqlite, dbPath, 'pre-migration', keep);
 }
 
+/** This ledger's backups, newest first. */
 export function listBackups(dbPath: string): string[] {
   const dir = backupDir(dbPath);
   if (!existsSync(dir)) return [];
+  const prefix = backupPrefix(dbPath);
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.db'))
+    .filter((f) => f.startsWith(prefix) && BACKUP_STAMP.test(f.slice(prefix.length)))
     .map((f) => join(dir, f))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-}
-
-function pruneBackups(dir: string, keep: number) {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.db'))
-    .map((f) => join(dir, f))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  for (const f of files.slice(keep)) rmSync(f, { force: true });
 }
