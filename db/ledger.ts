@@ -192,6 +192,16 @@ export class Ledger {
         .prepare(`${holderChain('point_entries')} SELECT e.id, e.lot_id, e.points, e.created_at, e.activates_at, e.expires_at FROM chain JOIN point_entries e ON e.rowid = chain.r ORDER BY e.chain_seq`)
         .raw(),
       remoteLotEntries: sqlite.prepare('SELECT id, lot_id, points, created_at, activates_at, expires_at FROM remote_entries WHERE cardholder_id = ? ORDER BY hq_seq').raw(),
+      remoteLot: sqlite.prepare('SELECT id, lot_id, points, created_at, activates_at, expires_at FROM remote_entries WHERE id = ?').raw(),
+      // A merge's transfer pair: the draw closing a lot, then the copy opened on the kept cardholder.
+      movedLot: sqlite
+        .prepare(
+          `SELECT c.id FROM point_entries t JOIN point_entries c ON c.rowid = t.rowid + 1
+           WHERE t.lot_id = ? AND t.lot_id <> t.id AND t.kind = 'transfer' AND t.points < 0
+             AND c.kind = 'transfer' AND c.lot_id = c.id AND c.points = -t.points AND c.cardholder_id <> t.cardholder_id
+           ORDER BY t.rowid DESC LIMIT 1`,
+        )
+        .pluck(),
       holderHeads: sqlite.prepare('SELECT last_receipt AS lastReceipt, last_entry AS lastEntry FROM balances WHERE cardholder_id = ?'),
       importHolder: sqlite.prepare(
         `INSERT INTO cardholders (id, enrollment_no, pii, phone_index, consent_pd_at, enrolled_at, store_id, terminal_id, updated_at)
@@ -627,6 +637,8 @@ export class Ledger {
       const earnLots = (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
       const number = this.nextReceiptNumber();
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
+      // Merged away since the sale: the points come out of, and go back to, the lots the merge moved them to.
+      const mergedAway = card && card.cardholderId !== original.cardholderId ? original.cardholderId : null;
       const reason = `Возврат по чеку ${original.number}`;
       const committed = this.writeReceipt({
         kind: 'return',
@@ -650,8 +662,15 @@ export class Ledger {
         }),
         entries: card
           ? [
-              ...sliceLots(earnLots, takenBefore, takenBefore + ret.totals.pointsTakenBack).map((d) => ({ kind: 'reverse', points: -d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `${reason}: начисленные баллы` })),
-              ...ret.restoreLots.map((d) => ({ kind: 'reverse', points: d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `${reason}: баллы, которыми платили` })),
+              ...sliceLots(earnLots, takenBefore, takenBefore + ret.totals.pointsTakenBack).map((d) => ({
+                kind: 'reverse',
+                points: -d.points,
+                lotId: mergedAway ? this.movedLot(d.lotId) : d.lotId,
+                activatesAt: null,
+                expiresAt: null,
+                reason: `${reason}: начисленные баллы`,
+              })),
+              ...ret.restoreLots.map((d) => ({ kind: 'reverse', points: d.points, ...(mergedAway ? this.restoreAfterMerge(mergedAway, d.lotId) : { lotId: d.lotId, activatesAt: null, expiresAt: null }), reason: `${reason}: баллы, которыми платили` })),
             ]
           : [],
         spend: -(ret.totals.refund + ret.totals.redeemKopecks),
@@ -659,6 +678,31 @@ export class Ledger {
       });
       return { ...committed, priced: ret, cardId: original.cardId };
     });
+  }
+
+  /**
+   * Where a lot's points went when its cardholder was merged away: the merge closed the lot with a
+   * transfer draw and opened its copy on the kept cardholder in the very next entry
+   * (mergeCardholders). A lot the merge did not move (it was empty then) is its own answer.
+   */
+  private movedLot(lotId: string): string {
+    let id = lotId;
+    for (let hops = 0; hops < 10; hops++) {
+      const next = this.stmts.movedLot.get(id) as string | undefined;
+      if (!next) return id;
+      id = next;
+    }
+    return id;
+  }
+
+  /** Redeemed points given back to a cardholder merged away since the sale: to the copy of their
+   *  lot if the merge moved it, else to a new lot of the kept cardholder with that lot's dates. */
+  private restoreAfterMerge(mergedAway: string, lotId: string): { lotId: string | null; activatesAt: string | null; expiresAt: string | null } {
+    const moved = this.movedLot(lotId);
+    if (moved !== lotId) return { lotId: moved, activatesAt: null, expiresAt: null };
+    type Entry = [id: string, lotId: string | null, points: number, createdAt: string, activatesAt: string | null, expiresAt: string | null];
+    const opened = (this.stmts.ownLotEntries.all(mergedAway) as Entry[]).find((e) => e[0] === lotId) ?? (this.stmts.remoteLot.get(lotId) as Entry | undefined);
+    return opened ? { lotId: null, activatesAt: opened[4] ?? opened[3], expiresAt: opened[5] } : { lotId, activatesAt: null, expiresAt: null };
   }
 
   /** Where a cardholder's account lives now (a merged duplicate points at the one kept). */

@@ -151,6 +151,39 @@ describe('card operations', () => {
     ledger.close();
   });
 
+  it("returns a sale of a cardholder merged away: its points come out of, and go back to, the kept cardholder's lots, with their expiry", () => {
+    const ledger = tempLedger();
+    const keep = enroll(ledger, '7789000000019', '+79161234567');
+    const dup = enroll(ledger, '7789000000027', '+79031112233', 'Иванова-дубль');
+    adjustPoints(ledger, admin, dup.cardholderId, 100, T0, '2026-08-01T00:00:00.000Z');
+    adjustPoints(ledger, admin, dup.cardholderId, 300, T0, '2026-09-01T00:00:00.000Z');
+    // The sale pays 150 points: all of the August lot, 50 of the September one; it earns points too.
+    const { priced, committed } = sell(ledger, dup, [{ sku: 'A', qty: 1, unitPrice: 100000 }], '2026-06-02T10:00:00.000Z', 150);
+    expect(priced.redemption.fromLots.map((l) => l.points)).toEqual([100, 50]);
+    // The merge moves what is left (the September lot's 250, the sale's earn and welcome lots) to the kept cardholder.
+    mergeCardholders(ledger, admin, keep.cardholderId, dup.cardholderId, '2026-06-03T10:00:00.000Z');
+    const merged = ledger.balance(keep.cardholderId);
+
+    const returned = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: '2026-06-04T10:00:00.000Z' });
+    expect(returned.priced.totals).toMatchObject({ pointsRestored: 150 });
+    const taken = returned.priced.totals.pointsTakenBack;
+    expect(taken).toBeGreaterThan(0);
+    expect(ledger.balance(keep.cardholderId)).toBe(merged - taken + 150);
+    expect(ledger.balance(dup.cardholderId)).toBe(0);
+    // Every lot of the kept cardholder holds points and keeps its expiry: 100 back in August, 300 in September.
+    const lots = ledger.lots(keep.cardholderId);
+    expect(lots.every((l) => l.points > 0 && l.expiresAt !== null)).toBe(true);
+    const byExpiry = (at: string) => lots.filter((l) => l.expiresAt === at).reduce((s, l) => s + l.points, 0);
+    expect([byExpiry('2026-08-01T00:00:00.000Z'), byExpiry('2026-09-01T00:00:00.000Z')]).toEqual([100, 300]);
+
+    // After both dates, those 400 points are gone from the kept cardholder, and the duplicate owes nothing.
+    expireLots(ledger, '2026-10-01T00:00:00.000Z');
+    expect(ledger.balance(dup.cardholderId)).toBe(0);
+    expect(ledger.balance(keep.cardholderId)).toBe(merged - taken + 150 - 400);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
   it('adjusts a balance by hand (credit opens a lot, debit draws soonest-expiring first) and refuses below zero', () => {
     const ledger = tempLedger();
     const card = enroll(ledger, '7789000000019', '+79161234567');
