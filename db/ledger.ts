@@ -681,14 +681,15 @@ export class Ledger {
   }
 
   /**
-   * Where a lot's points went when its cardholder was merged away: the merge closed the lot with a
-   * transfer draw and opened its copy on the kept cardholder in the very next entry
-   * (mergeCardholders). A lot the merge did not move (it was empty then) is its own answer.
+   * Where a lot's points went when its cardholder was merged away. A merge here closed the lot with
+   * a transfer draw and opened its copy on the kept cardholder in the very next entry
+   * (mergeCardholders); a merge at HQ mirrored lot L to the kept cardholder as lot "m+L", which
+   * came down the feed. A lot no merge moved (it was empty then) is its own answer.
    */
   private movedLot(lotId: string): string {
     let id = lotId;
     for (let hops = 0; hops < 10; hops++) {
-      const next = this.stmts.movedLot.get(id) as string | undefined;
+      const next = (this.stmts.movedLot.get(id) as string | undefined) ?? (this.stmts.remoteLot.get(`m+${id}`) ? `m+${id}` : undefined);
       if (!next) return id;
       id = next;
     }

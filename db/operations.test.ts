@@ -184,6 +184,35 @@ describe('card operations', () => {
     ledger.close();
   });
 
+  it('returns a sale of a cardholder HQ merged away: the points follow the lots HQ mirrored to the kept cardholder', () => {
+    const ledger = tempLedger();
+    const keep = enroll(ledger, '7789000000019', '+79161234567');
+    const dup = enroll(ledger, '7789000000027', '+79031112233', 'Иванова-дубль');
+    adjustPoints(ledger, admin, dup.cardholderId, 300, T0, '2026-09-01T00:00:00.000Z');
+    const { committed } = sell(ledger, dup, [{ sku: 'A', qty: 1, unitPrice: 100000 }], '2026-06-02T10:00:00.000Z', 100);
+    // HQ merges the duplicate: each of its entries comes down the feed as a pair, one taking it off
+    // the duplicate, one putting it on the kept cardholder in lot "m+<lot>"; then the card moves.
+    const own = ledger.sqlite.prepare('SELECT id, points, lot_id, activates_at, expires_at, created_at FROM point_entries WHERE cardholder_id = ? ORDER BY rowid').all(dup.cardholderId) as { id: string; points: number; lot_id: string; activates_at: string | null; expires_at: string | null; created_at: string }[];
+    const feed = ledger.sqlite.prepare('INSERT INTO remote_entries (id, hq_seq, terminal_id, cardholder_id, kind, points, lot_id, activates_at, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    own.forEach((e, i) => {
+      feed.run(`m-${e.id}`, 2 * i + 1, 'hq', dup.cardholderId, 'transfer', -e.points, e.lot_id, null, null, e.created_at);
+      feed.run(`m+${e.id}`, 2 * i + 2, 'hq', keep.cardholderId, 'transfer', e.points, `m+${e.lot_id}`, e.activates_at, e.expires_at, e.created_at);
+    });
+    ledger.importCard({ cardholderId: keep.cardholderId, cardId: dup.cardId, number: dup.number, chipUid: null, status: 'active', holder: { surname: 'Иванова', firstName: 'Мария' }, enrolledAt: T0 });
+    expect(ledger.balance(dup.cardholderId)).toBe(0);
+    const merged = ledger.balance(keep.cardholderId);
+
+    const returned = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: '2026-06-04T10:00:00.000Z' });
+    expect(returned.priced.totals.pointsRestored).toBe(100);
+    expect(ledger.balance(keep.cardholderId)).toBe(merged - returned.priced.totals.pointsTakenBack + 100);
+    expect(ledger.balance(dup.cardholderId)).toBe(0);
+    const lots = ledger.lots(keep.cardholderId);
+    expect(lots.every((l) => l.points > 0 && l.lotId.startsWith('m+'))).toBe(true);
+    expect(lots.find((l) => l.expiresAt === '2026-09-01T00:00:00.000Z')?.points).toBe(300);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
   it('adjusts a balance by hand (credit opens a lot, debit draws soonest-expiring first) and refuses below zero', () => {
     const ledger = tempLedger();
     const card = enroll(ledger, '7789000000019', '+79161234567');
