@@ -11,6 +11,8 @@ export interface JobReport {
   expiredPoints: number;
   /** Lots whose remainder the expiry job worked out (its cost): the lots due since its last run. */
   lotsChecked: number;
+  /** False when the run stopped at its batch limit: the next run goes on from there. */
+  expiryComplete: boolean;
   burnedCardholders: number;
   burnedPoints: number;
 }
@@ -59,12 +61,21 @@ function writeOff(ledger: Ledger, lots: OpenLot[], kind: 'expire' | 'burn', reas
 /**
  * How far the last complete expiry run got: every lot expiring by `at` was dealt with, and every
  * own entry up to rowid `entry` and replicated one up to rowid `remote` had been written. Kept in
- * settings; a run that stops half-way leaves it as it was, and the next run does that work again.
+ * settings; a run that fails half-way leaves it as it was, and the next run does that work again.
+ * A run stopped at its batch limit saves where it was in expiry order (`resume`).
  */
 interface ExpiryMark {
   at: string;
   entry: number;
   remote: number;
+  resume?: [string, number];
+}
+
+export interface ExpiryLimits {
+  /** Stop after this many transactions, saving the place (default: no limit). */
+  maxBatches?: number;
+  /** Lots per transaction (default 500). */
+  batch?: number;
 }
 const EXPIRY_MARK = 'expiry_mark';
 
@@ -72,7 +83,8 @@ const EXPIRY_MARK = 'expiry_mark';
 function readMark(saved: string | undefined): ExpiryMark | null {
   try {
     const m = saved ? (JSON.parse(saved) as Partial<ExpiryMark>) : null;
-    return m && typeof m.at === 'string' && Number.isSafeInteger(m.entry) && Number.isSafeInteger(m.remote) ? (m as ExpiryMark) : null;
+    const resumes = m?.resume === undefined || (Array.isArray(m.resume) && typeof m.resume[0] === 'string' && Number.isSafeInteger(m.resume[1]));
+    return m && typeof m.at === 'string' && Number.isSafeInteger(m.entry) && Number.isSafeInteger(m.remote) && resumes ? (m as ExpiryMark) : null;
   } catch {
     return null;
   }
@@ -90,7 +102,8 @@ const EXPIRED_REASON = 'Срок действия баллов истёк';
  * - the lots of cardholders given points back since the last run (a return's restore, here or
  *   replicated from HQ): a lot that expired can hold points again.
  */
-export function expireLots(ledger: Ledger, now: string): Pick<JobReport, 'expiredLots' | 'expiredPoints' | 'lotsChecked'> {
+export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {}): Pick<JobReport, 'expiredLots' | 'expiredPoints' | 'lotsChecked' | 'expiryComplete'> {
+  const { batch = BATCH, maxBatches = Infinity } = limits;
   const db = ledger.sqlite;
   const mark = readMark(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(EXPIRY_MARK) as string | undefined);
   const head: ExpiryMark = {
@@ -98,7 +111,8 @@ export function expireLots(ledger: Ledger, now: string): Pick<JobReport, 'expire
     entry: db.prepare('SELECT coalesce(max(rowid), 0) FROM point_entries').pluck().get() as number,
     remote: db.prepare('SELECT coalesce(max(rowid), 0) FROM remote_entries').pluck().get() as number,
   };
-  const report = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0 };
+  const report = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false };
+  const save = (m: ExpiryMark) => db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(EXPIRY_MARK, JSON.stringify(m));
   // Inside the transaction that writes: what is left of each lot is worked out there.
   const expire = (lots: OpenLot[]) => {
     const due = lots.filter((l) => l.left > 0 && l.expiresAt !== null && l.expiresAt <= now);
@@ -108,20 +122,26 @@ export function expireLots(ledger: Ledger, now: string): Pick<JobReport, 'expire
     return lots;
   };
   // Lots expiring after the mark, up to now: (expires_at, rowid) is the order of the expiry index.
-  let after: [string, number] = [mark?.at ?? '', Number.MAX_SAFE_INTEGER];
+  let after: [string, number] = mark?.resume ?? [mark?.at ?? '', Number.MAX_SAFE_INTEGER];
   let lots: OpenLot[];
+  let batches = 0;
   do {
     lots = ledger.atomically(() =>
-      expire(ownLots(ledger, { where: 'l.expires_at IS NOT NULL AND (l.expires_at, l.rowid) > (?, ?) AND l.expires_at <= ?', then: 'ORDER BY l.expires_at, l.rowid LIMIT ?' }, ...after, now, BATCH)),
+      expire(ownLots(ledger, { where: 'l.expires_at IS NOT NULL AND (l.expires_at, l.rowid) > (?, ?) AND l.expires_at <= ?', then: 'ORDER BY l.expires_at, l.rowid LIMIT ?' }, ...after, now, batch)),
     );
     if (lots.length) after = [lots[lots.length - 1]!.expiresAt!, lots[lots.length - 1]!.rowid];
-  } while (lots.length === BATCH);
+  } while (lots.length === batch && ++batches < maxBatches);
+  if (lots.length === batch) {
+    // Stopped at the limit: what was seen before this run still counts as seen; the place is kept.
+    save({ ...(mark ?? { at: '', entry: head.entry, remote: head.remote }), resume: after });
+    return report;
+  }
   if (mark) {
     let from = mark.entry;
     do {
-      lots = ledger.atomically(() => expire(ownLots(ledger, { where: 'l.rowid > ? AND l.rowid <= ? AND l.expires_at <= ?', then: 'ORDER BY l.rowid LIMIT ?' }, from, head.entry, now, BATCH)));
+      lots = ledger.atomically(() => expire(ownLots(ledger, { where: 'l.rowid > ? AND l.rowid <= ? AND l.expires_at <= ?', then: 'ORDER BY l.rowid LIMIT ?' }, from, head.entry, now, batch)));
       if (lots.length) from = lots[lots.length - 1]!.rowid;
-    } while (lots.length === BATCH);
+    } while (lots.length === batch);
     // Holders given points back on a lot, and those whose draws name such a lot (one merged away).
     const holders = db
       .prepare(
@@ -132,9 +152,10 @@ export function expireLots(ledger: Ledger, now: string): Pick<JobReport, 'expire
       )
       .pluck()
       .all(mark.entry, head.entry, mark.remote, head.remote) as string[];
-    for (let i = 0; i < holders.length; i += BATCH) ledger.atomically(() => expire(holders.slice(i, i + BATCH).flatMap((h) => holderLots(ledger, h))));
+    for (let i = 0; i < holders.length; i += batch) ledger.atomically(() => expire(holders.slice(i, i + batch).flatMap((h) => holderLots(ledger, h))));
   }
-  db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(EXPIRY_MARK, JSON.stringify(head));
+  save(head);
+  report.expiryComplete = true;
   return report;
 }
 
@@ -170,9 +191,10 @@ export function burnInactive(ledger: Ledger, days: number, now: string): Pick<Jo
   return { burnedCardholders, burnedPoints };
 }
 
-export function runLedgerJobs(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string): JobReport {
-  const expired = expireLots(ledger, now);
+/** Expiry, then (once expiry has caught up) burn. */
+export function runLedgerJobs(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits?: ExpiryLimits): JobReport {
+  const expired = expireLots(ledger, now, limits);
   const days = program?.expiry?.burnAfterInactiveDays;
-  const burned = days ? burnInactive(ledger, days, now) : { burnedCardholders: 0, burnedPoints: 0 };
+  const burned = days && expired.expiryComplete ? burnInactive(ledger, days, now) : { burnedCardholders: 0, burnedPoints: 0 };
   return { ...expired, ...burned };
 }

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, renameSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Ledger } from './ledger';
 import { backupTo, listBackups } from './open';
-import { runLedgerJobs, type JobReport } from './jobs';
+import { runLedgerJobs, type ExpiryLimits, type JobReport } from './jobs';
 import type { Program } from '../engine';
 
 export interface MaintenanceOptions {
@@ -21,11 +21,15 @@ export interface MaintenanceOptions {
   clock: () => Date;
   onError: (what: string, e: unknown) => void;
   onJobs?: (report: JobReport) => void;
+  /** The transactions of one slice of the jobs (default: 10 of 500 lots). */
+  jobSlice?: ExpiryLimits;
 }
 
 /** Timers for the three chores; none keeps the process alive, and a failing chore is logged, not fatal. */
 export class Maintenance {
   private readonly timers: NodeJS.Timeout[] = [];
+  private jobsRunning = false;
+  private stopped = false;
 
   constructor(
     private readonly ledger: Ledger,
@@ -33,13 +37,11 @@ export class Maintenance {
   ) {}
 
   start() {
-    const every = (minutes: number, what: string, fn: () => void) => {
+    const every = (minutes: number, what: string, fn: () => unknown) => {
       const t = setInterval(() => {
-        try {
-          fn();
-        } catch (e) {
-          this.opts.onError(what, e);
-        }
+        Promise.resolve()
+          .then(fn)
+          .catch((e: unknown) => this.opts.onError(what, e));
       }, minutes * 60_000);
       t.unref();
       this.timers.push(t);
@@ -50,6 +52,7 @@ export class Maintenance {
   }
 
   stop() {
+    this.stopped = true;
     for (const t of this.timers.splice(0)) clearInterval(t);
   }
 
@@ -62,10 +65,28 @@ export class Maintenance {
     return backupTo(this.ledger.sqlite, this.opts.dbPath, 'scheduled', this.opts.keepBackups ?? 14);
   }
 
-  runJobs(): JobReport {
-    const report = runLedgerJobs(this.ledger, this.opts.program(), this.opts.clock().toISOString());
-    this.opts.onJobs?.(report);
-    return report;
+  /**
+   * The ledger jobs in slices of at most ten transactions (at most 0.33 s on bench:jobs'
+   * 1,000,000-card ledger), giving the till its turn between slices, until expiry has caught up;
+   * one run at a time.
+   */
+  async runJobs(): Promise<JobReport | null> {
+    if (this.jobsRunning) return null;
+    this.jobsRunning = true;
+    try {
+      const now = this.opts.clock().toISOString();
+      const total: JobReport = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false, burnedCardholders: 0, burnedPoints: 0 };
+      while (!total.expiryComplete && !this.stopped) {
+        const slice = runLedgerJobs(this.ledger, this.opts.program(), now, this.opts.jobSlice ?? { maxBatches: 10 });
+        for (const k of ['expiredLots', 'expiredPoints', 'lotsChecked', 'burnedCardholders', 'burnedPoints'] as const) total[k] += slice[k];
+        total.expiryComplete = slice.expiryComplete;
+        if (!slice.expiryComplete) await new Promise((resolve) => setImmediate(resolve));
+      }
+      this.opts.onJobs?.(total);
+      return total;
+    } finally {
+      this.jobsRunning = false;
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Ledger, ReturnRefused, type CardRecord } from './ledger';
 import { adjustPoints, anonymize, auditTrail, blockCard, closeShift, createUser, issueCard, LedgerRuleError, login, mergeCardholders, openShift, replaceCard, unblockCard } from './admin';
 import { burnInactive, expireLots } from './jobs';
+import { Maintenance } from './maintenance';
 import { readProgramFile } from '../core/program';
 import { resourcePath } from '../core/resources';
 import { priceBasket } from '../engine';
@@ -266,7 +267,7 @@ describe('scheduled jobs', () => {
     expect(first.expiredLots).toBeGreaterThanOrEqual(6);
     for (const c of cards) expect(ledger.balance(c.cardholderId)).toBe(0);
     // The second run looks only at what changed since the first: nothing.
-    expect(expireLots(ledger, later)).toEqual({ expiredLots: 0, expiredPoints: 0, lotsChecked: 0 });
+    expect(expireLots(ledger, later)).toEqual({ expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: true });
     // A damaged mark costs a look at every lot again, never a lot missed or expired twice.
     ledger.sqlite.prepare("UPDATE settings SET value = 'not a mark' WHERE key = 'expiry_mark'").run();
     const full = expireLots(ledger, later);
@@ -286,10 +287,10 @@ describe('scheduled jobs', () => {
     expect(priced.redemption.fromLots).toEqual([{ lotId: lot.lotId, points: 100 }]);
 
     const first = expireLots(ledger, '2026-10-01T00:00:00.000Z');
-    expect(first).toEqual({ expiredLots: 1, expiredPoints: 200, lotsChecked: 1 });
+    expect(first).toEqual({ expiredLots: 1, expiredPoints: 200, lotsChecked: 1, expiryComplete: true });
     // Sales since then open lots that expire later: an hour on, nothing is due and nothing is checked.
     sell(ledger, card, [{ sku: 'B', qty: 1, unitPrice: 50000 }], '2026-10-01T00:30:00.000Z');
-    expect(expireLots(ledger, '2026-10-01T01:00:00.000Z')).toEqual({ expiredLots: 0, expiredPoints: 0, lotsChecked: 0 });
+    expect(expireLots(ledger, '2026-10-01T01:00:00.000Z')).toEqual({ expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: true });
 
     // The sale paid with the lot is returned after the lot expired: its 100 points go back to it...
     const balanceBefore = ledger.balance(holder);
@@ -299,20 +300,52 @@ describe('scheduled jobs', () => {
     // ...and the next run expires them (it looks at the lots of the cardholders given points back).
     const afterReturn = expireLots(ledger, '2026-10-01T03:00:00.000Z');
     // It checked this cardholder's four lots (the adjustment, the first sale's welcome and earn lots, the second's earn lot).
-    expect(afterReturn).toEqual({ expiredLots: 1, expiredPoints: 100, lotsChecked: 4 });
+    expect(afterReturn).toEqual({ expiredLots: 1, expiredPoints: 100, lotsChecked: 4, expiryComplete: true });
     expect(ledger.lots(holder).find((l) => l.lotId === lot.lotId)).toBeUndefined();
 
     // The same when the points come back through HQ (a return at another terminal, replicated here).
     ledger.sqlite
       .prepare("INSERT INTO remote_entries (id, hq_seq, terminal_id, cardholder_id, kind, points, lot_id, created_at) VALUES ('r-1', 1, 'other', ?, 'reverse', 30, ?, ?)")
       .run(holder, lot.lotId, '2026-10-01T03:10:00.000Z');
-    expect(expireLots(ledger, '2026-10-01T03:20:00.000Z')).toEqual({ expiredLots: 1, expiredPoints: 30, lotsChecked: 4 });
+    expect(expireLots(ledger, '2026-10-01T03:20:00.000Z')).toEqual({ expiredLots: 1, expiredPoints: 30, lotsChecked: 4, expiryComplete: true });
 
     // A lot written after a run with an expiry before it (a backdated adjustment) expires at the next run.
     adjustPoints(ledger, admin, holder, 50, '2026-10-01T03:30:00.000Z', '2026-08-01T00:00:00.000Z');
-    expect(expireLots(ledger, '2026-10-01T04:00:00.000Z')).toEqual({ expiredLots: 1, expiredPoints: 50, lotsChecked: 1 });
+    expect(expireLots(ledger, '2026-10-01T04:00:00.000Z')).toEqual({ expiredLots: 1, expiredPoints: 50, lotsChecked: 1, expiryComplete: true });
     // Of all the return gave and took, only the points it took back are still gone.
     expect(ledger.balance(holder)).toBe(balanceBefore - returned.priced.totals.pointsTakenBack);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('a run stopped at its limit goes on from there; the terminal runs the jobs in slices, giving the till its turn between them', async () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    for (let i = 1; i <= 5; i++) adjustPoints(ledger, admin, card.cardholderId, 10 * i, T0, `2026-07-0${i}T00:00:00.000Z`);
+    const at = '2026-08-01T00:00:00.000Z';
+    const limits = { batch: 2, maxBatches: 1 };
+    expect(expireLots(ledger, at, limits)).toEqual({ expiredLots: 2, expiredPoints: 30, lotsChecked: 2, expiryComplete: false });
+    expect(expireLots(ledger, at, limits)).toEqual({ expiredLots: 2, expiredPoints: 70, lotsChecked: 2, expiryComplete: false });
+    expect(expireLots(ledger, at, limits)).toEqual({ expiredLots: 1, expiredPoints: 50, lotsChecked: 1, expiryComplete: true });
+    expect(expireLots(ledger, at, limits)).toEqual({ expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: true });
+    expect(ledger.balance(card.cardholderId)).toBe(0);
+
+    for (let i = 1; i <= 5; i++) adjustPoints(ledger, admin, card.cardholderId, 10 * i, at, `2026-09-0${i}T00:00:00.000Z`);
+    const maintenance = new Maintenance(ledger, { dbPath: ':memory:', program: () => program, clock: () => new Date('2026-10-01T00:00:00.000Z'), onError: () => {}, jobSlice: limits });
+    let turns = 0;
+    let done = false;
+    const till = () => {
+      turns++;
+      if (!done) setImmediate(till);
+    };
+    setImmediate(till);
+    const running = maintenance.runJobs();
+    expect(await maintenance.runJobs()).toBeNull(); // one run at a time
+    const report = await running;
+    done = true;
+    expect(report).toMatchObject({ expiredLots: 5, expiredPoints: 150, expiryComplete: true });
+    expect(turns).toBeGreaterThanOrEqual(2); // three slices: the till ran between them
+    expect(ledger.balance(card.cardholderId)).toBe(0);
     expectVerified(ledger);
     ledger.close();
   });
