@@ -37,6 +37,7 @@ export class Maintenance {
   ) {}
 
   start() {
+    this.stopped = false;
     const every = (minutes: number, what: string, fn: () => unknown) => {
       const t = setInterval(() => {
         Promise.resolve()
