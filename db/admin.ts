@@ -285,7 +285,12 @@ export function openShift(ledger: Ledger, cashierId: string, now: string): Shift
     const open = currentShift(ledger);
     if (open) throw new LedgerRuleError('shift_open', 'A shift is already open on this terminal', 'Смена на этой кассе уже открыта');
     const id = uuidv7();
-    ledger.sqlite.prepare('INSERT INTO shifts (id, cashier_id, opened_at) VALUES (?, ?, ?)').run(id, cashierId, now);
+    ledger.sqlite
+      .prepare(
+        `INSERT INTO shifts (id, cashier_id, opened_at, receipts_from, outbox_from)
+         VALUES (?, ?, ?, (SELECT coalesce(max(rowid), 0) FROM receipts), (SELECT coalesce(max(seq), 0) FROM outbox))`,
+      )
+      .run(id, cashierId, now);
     return { id, cashierId, openedAt: now, closedAt: null };
   });
 }
@@ -298,7 +303,11 @@ export function currentShift(ledger: Ledger): Shift | null {
 /** The Z-report (the same shape the screens get). */
 export type ShiftReport = ShiftReportView;
 
-/** The Z-report: receipts, discounts, points earned and redeemed, enrollments, per cashier. */
+/**
+ * The Z-report: receipts, discounts, points earned and redeemed, enrollments, per cashier. It reads
+ * only the receipts and outbox rows written since the shift opened (a shift opened before migration
+ * 0011 has no such place, and is read from the start).
+ */
 export function shiftReport(ledger: Ledger, shiftId: string): ShiftReport {
   const s = ledger.sqlite.prepare('SELECT * FROM shifts WHERE id = ?').get(shiftId) as Row | undefined;
   if (!s) throw new LedgerRuleError('shift_not_found', 'No such shift', 'Смена не найдена');
@@ -309,14 +318,18 @@ export function shiftReport(ledger: Ledger, shiftId: string): ShiftReport {
               sum(kind = 'sale') AS receipts, sum(kind = 'return') AS returns,
               sum(${sign} * gross) AS gross, sum(${sign} * discount) AS discount, sum(${sign} * to_pay) AS toPay,
               sum(${sign} * points_earned) AS pointsEarned, sum(${sign} * points_redeemed) AS pointsRedeemed
-       FROM receipts r LEFT JOIN users u ON u.id = r.cashier_id WHERE r.shift_id = ? GROUP BY r.cashier_id ORDER BY name`,
+       FROM receipts r LEFT JOIN users u ON u.id = r.cashier_id WHERE r.rowid > ? AND r.shift_id = ? GROUP BY r.cashier_id ORDER BY name`,
     )
-    .all(shiftId) as ShiftReport['cashiers'];
+    .all(s.receipts_from ?? 0, shiftId) as ShiftReport['cashiers'];
   const closedAt = (s.closed_at as string | null) ?? null;
+  // Each enrollment here wrote an 'enroll' outbox row named by the new cardholder's id.
   const enrollments = ledger.sqlite
-    .prepare("SELECT count(*) FROM cardholders WHERE terminal_id = ? AND enrolled_at >= ? AND (? IS NULL OR enrolled_at <= ?)")
+    .prepare(
+      `SELECT count(*) FROM cardholders WHERE id IN (SELECT op_id FROM outbox WHERE seq > ? AND kind = 'enroll')
+         AND terminal_id = ? AND enrolled_at >= ? AND (? IS NULL OR enrolled_at <= ?)`,
+    )
     .pluck()
-    .get(ledger.terminalId, s.opened_at, closedAt, closedAt) as number;
+    .get(s.outbox_from ?? 0, ledger.terminalId, s.opened_at, closedAt, closedAt) as number;
   const sum = (k: keyof ShiftReport['cashiers'][number]) => cashiers.reduce((a, c) => a + Number(c[k]), 0);
   return {
     shiftId,

@@ -54,6 +54,8 @@ describe('migrations 0008 and 0009 (clustered cards and cardholders, cardholder 
     const tables = ledger.sqlite.prepare("SELECT name, sql FROM sqlite_master WHERE name IN ('cards', 'cardholders') ORDER BY name").all() as { name: string; sql: string }[];
     expect(tables.map((t) => /WITHOUT ROWID/.test(t.sql))).toEqual([true, true]);
     const indexes = ledger.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('receipts', 'point_entries', 'remote_entries') ORDER BY name").pluck().all();
+    // 0011: a shift notes where the receipts and the outbox stood when it opened.
+    expect(ledger.sqlite.prepare("SELECT name FROM pragma_table_info('shifts')").pluck().all()).toEqual(['id', 'cashier_id', 'opened_at', 'closed_at', 'receipts_from', 'outbox_from']);
     // 0010: HQ's replicated entries are found by lot as well as by cardholder.
     expect(indexes).toEqual(['point_entries_draws', 'point_entries_expiry', 'receipts_number_elsewhere', 'receipts_original', 'remote_entries_cardholder', 'remote_entries_lot', 'sqlite_autoindex_receipts_1', 'sqlite_autoindex_remote_entries_1']);
     // The same entries with the same rowids (chain order), each linked to its holder's previous one.

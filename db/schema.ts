@@ -212,6 +212,10 @@ export const shifts = sqliteTable('shifts', {
   cashierId: text('cashier_id').notNull(),
   openedAt: text('opened_at').notNull(),
   closedAt: text('closed_at'),
+  /** Where the receipts (max rowid) and the outbox (max seq) stood when the shift opened: the
+   *  Z-report reads only what came after (migration 0011; null for shifts opened before it). */
+  receiptsFrom: integer('receipts_from'),
+  outboxFrom: integer('outbox_from'),
 });
 
 export const auditLog = sqliteTable(
