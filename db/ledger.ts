@@ -128,6 +128,9 @@ export function holderChain(table: keyof typeof LIST_HEAD, limit?: number): stri
   )`;
 }
 
+/** A point entry as lots() reads it (own entries and HQ's replicated ones alike). */
+type LotEntry = [id: string, lotId: string | null, points: number, createdAt: string, activatesAt: string | null, expiresAt: string | null];
+
 /** The n of receipt number `CODE-n`, which is also its row (NaN for text that is not a number). */
 const receiptRow = (number: string) => Number(number.slice(number.lastIndexOf('-') + 1));
 
@@ -418,11 +421,10 @@ export class Ledger {
   /** Lots with what is left of them: a lot is a credit entry; draws and restores name its id.
    *  The terminal's own entries and those replicated from HQ (other terminals') both count. */
   lots(cardholderId: string): PointLot[] {
-    type Entry = [id: string, lotId: string | null, points: number, createdAt: string, activatesAt: string | null, expiresAt: string | null];
-    const entries = [...(this.stmts.ownLotEntries.all(cardholderId) as Entry[]), ...(this.stmts.remoteLotEntries.all(cardholderId) as Entry[])];
+    const entries = [...(this.stmts.ownLotEntries.all(cardholderId) as LotEntry[]), ...(this.stmts.remoteLotEntries.all(cardholderId) as LotEntry[])];
     const lots = new Map<string, PointLot>();
-    const asLot = ([id, , points, createdAt, activatesAt, expiresAt]: Entry): PointLot => ({ lotId: id, points, earnedAt: createdAt, activatesAt: activatesAt ?? createdAt, expiresAt });
-    const draws: Entry[] = [];
+    const asLot = ([id, , points, createdAt, activatesAt, expiresAt]: LotEntry): PointLot => ({ lotId: id, points, earnedAt: createdAt, activatesAt: activatesAt ?? createdAt, expiresAt });
+    const draws: LotEntry[] = [];
     for (const e of entries) {
       if ((e[1] ?? e[0]) === e[0]) lots.set(e[0], asLot(e));
       else draws.push(e);
@@ -701,8 +703,7 @@ export class Ledger {
   private restoreAfterMerge(mergedAway: string, lotId: string): { lotId: string | null; activatesAt: string | null; expiresAt: string | null } {
     const moved = this.movedLot(lotId);
     if (moved !== lotId) return { lotId: moved, activatesAt: null, expiresAt: null };
-    type Entry = [id: string, lotId: string | null, points: number, createdAt: string, activatesAt: string | null, expiresAt: string | null];
-    const opened = (this.stmts.ownLotEntries.all(mergedAway) as Entry[]).find((e) => e[0] === lotId) ?? (this.stmts.remoteLot.get(lotId) as Entry | undefined);
+    const opened = (this.stmts.ownLotEntries.all(mergedAway) as LotEntry[]).find((e) => e[0] === lotId) ?? (this.stmts.remoteLot.get(lotId) as LotEntry | undefined);
     return opened ? { lotId: null, activatesAt: opened[4] ?? opened[3], expiresAt: opened[5] } : { lotId, activatesAt: null, expiresAt: null };
   }
 
