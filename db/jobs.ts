@@ -107,7 +107,9 @@ export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {
   const db = ledger.sqlite;
   const mark = readMark(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(EXPIRY_MARK) as string | undefined);
   const head: ExpiryMark = {
-    at: mark && mark.at > now ? mark.at : now, // a clock set back does not undo what was done
+    // A clock set back (after a run under a clock set forward) moves the mark back with it: lots
+    // expiring in between are looked at again as the clock passes them, never skipped.
+    at: now,
     entry: db.prepare('SELECT coalesce(max(rowid), 0) FROM point_entries').pluck().get() as number,
     remote: db.prepare('SELECT coalesce(max(rowid), 0) FROM remote_entries').pluck().get() as number,
   };

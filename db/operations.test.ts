@@ -318,6 +318,17 @@ describe('scheduled jobs', () => {
     ledger.close();
   });
 
+  it('a run under a clock set years forward does not stop lots written after it, once the clock is put right, from expiring', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    expect(expireLots(ledger, '2030-01-01T00:00:00.000Z')).toMatchObject({ expiredLots: 0, expiryComplete: true });
+    adjustPoints(ledger, admin, card.cardholderId, 70, '2026-10-01T03:25:00.000Z', '2026-10-01T03:50:00.000Z');
+    expect(expireLots(ledger, '2026-10-01T03:40:00.000Z')).toMatchObject({ expiredLots: 0 });
+    expect(expireLots(ledger, '2026-10-01T03:55:00.000Z')).toMatchObject({ expiredLots: 1, expiredPoints: 70 });
+    expect(ledger.balance(card.cardholderId)).toBe(0);
+    ledger.close();
+  });
+
   it('a run stopped at its limit goes on from there; the terminal runs the jobs in slices, giving the till its turn between them', async () => {
     const ledger = tempLedger();
     const card = enroll(ledger, '7789000000019', '+79161234567');
