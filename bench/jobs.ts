@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ledger } from '../db/ledger';
 import { listBackups } from '../db/open';
-import { runLedgerJobs } from '../db/jobs';
+import { jobSlices } from '../db/jobs';
 import { figure } from './stats';
 
 const dir = join(process.cwd(), '.data', 'bench');
@@ -45,12 +45,14 @@ function run(name: string, now: string) {
   let slices = 0;
   let longestSlice = 0;
   const t0 = performance.now();
-  for (let complete = false; !complete; slices++) {
+  const steps = jobSlices(ledger, { expiry: { burnAfterInactiveDays: 365 } }, now);
+  for (;;) {
     const s0 = performance.now();
-    const slice = runLedgerJobs(ledger, { expiry: { burnAfterInactiveDays: 365 } }, now, { maxBatches: 10 });
+    const step = steps.next(); // runs one slice
+    if (step.done) break;
     longestSlice = Math.max(longestSlice, performance.now() - s0);
-    for (const k of ['expiredLots', 'lotsChecked', 'burnedCardholders'] as const) total[k] += slice[k];
-    complete = slice.expiryComplete;
+    slices++;
+    for (const k of ['expiredLots', 'lotsChecked', 'burnedCardholders'] as const) total[k] += step.value[k];
   }
   figure(`${name}_ms`, performance.now() - t0, 'ms', 1);
   figure(`${name}_slices`, slices, 'slices', 0);

@@ -193,6 +193,19 @@ export function burnInactive(ledger: Ledger, days: number, now: string): Pick<Jo
   return { burnedCardholders, burnedPoints };
 }
 
+/**
+ * The jobs as the terminal runs them: slices of at most `limits.maxBatches` transactions (default
+ * ten), one per step, until expiry has caught up. Each step yields that slice's report; the caller
+ * may give the till its turn between steps.
+ */
+export function* jobSlices(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits: ExpiryLimits = { maxBatches: 10 }): Generator<JobReport> {
+  for (let complete = false; !complete; ) {
+    const slice = runLedgerJobs(ledger, program, now, limits);
+    complete = slice.expiryComplete;
+    yield slice;
+  }
+}
+
 /** Expiry, then (once expiry has caught up) burn. */
 export function runLedgerJobs(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits?: ExpiryLimits): JobReport {
   const expired = expireLots(ledger, now, limits);
