@@ -42,6 +42,23 @@ function ownLots(ledger: Ledger, sql: { with?: string; where: string; then: stri
     .all(...params) as OpenLot[];
 }
 
+/**
+ * A lot this terminal opened that HQ has since moved to the cardholder kept by a merge: HQ took it
+ * off the duplicate and opened lot "m+<lot>" on the kept cardholder with the same expiry. That
+ * copy comes from HQ, but no other terminal opened it, so the terminal that opened the lot expires
+ * it. What is left of it counts draws from HQ and draws made here. None when the lot was not moved.
+ */
+function mirroredLot(ledger: Ledger, lotId: string): OpenLot | undefined {
+  return ledger.sqlite
+    .prepare(
+      `SELECT m.rowid AS rowid, m.cardholder_id AS cardholderId, m.id AS lotId, m.expires_at AS expiresAt,
+         m.points + coalesce((SELECT sum(r.points) FROM remote_entries r WHERE r.lot_id = m.id AND r.id <> m.id), 0)
+                  + coalesce((SELECT sum(d.points) FROM point_entries d WHERE d.lot_id = m.id AND d.lot_id <> d.id), 0) AS left
+       FROM remote_entries m WHERE m.id = ? AND m.lot_id = m.id`,
+    )
+    .get(`m+${lotId}`) as OpenLot | undefined;
+}
+
 /** One cardholder's lots, through the holder's list of entries, in the order they were opened. */
 function holderLots(ledger: Ledger, cardholderId: string): OpenLot[] {
   return ownLots(ledger, { with: holderChain('point_entries'), where: 'l.rowid IN (SELECT r FROM chain)', then: 'ORDER BY l.chain_seq' }, cardholderId);
@@ -117,7 +134,11 @@ export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {
   const save = (m: ExpiryMark) => db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(EXPIRY_MARK, JSON.stringify(m));
   // Inside the transaction that writes: what is left of each lot is worked out there.
   const expire = (lots: OpenLot[]) => {
-    const due = lots.filter((l) => l.left > 0 && l.expiresAt !== null && l.expiresAt <= now);
+    // A lot with nothing left here may have been moved by a merge at HQ: its copy expires with it.
+    const due = lots
+      .filter((l) => l.expiresAt !== null && l.expiresAt <= now)
+      .map((l) => (l.left > 0 ? l : mirroredLot(ledger, l.lotId)))
+      .filter((l): l is OpenLot => l !== undefined && l.left > 0);
     report.lotsChecked += lots.length;
     report.expiredLots += due.length;
     report.expiredPoints += writeOff(ledger, due, 'expire', EXPIRED_REASON, now);
@@ -144,17 +165,19 @@ export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {
       lots = ledger.atomically(() => expire(ownLots(ledger, { where: 'l.rowid > ? AND l.rowid <= ? AND l.expires_at <= ?', then: 'ORDER BY l.rowid LIMIT ?' }, from, head.entry, now, batch)));
       if (lots.length) from = lots[lots.length - 1]!.rowid;
     } while (lots.length === batch);
-    // Holders given points back on a lot, and those whose draws name such a lot (one merged away).
+    // Lots given points back since the mark, here or replicated from HQ.
+    const restored = `WITH restored(lot, holder) AS (
+       SELECT lot_id, cardholder_id FROM point_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0
+       UNION ALL SELECT lot_id, cardholder_id FROM remote_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0)`;
+    const since = [mark.entry, head.entry, mark.remote, head.remote];
+    // Their holders, and those whose draws name such a lot (one merged away).
     const holders = db
-      .prepare(
-        `WITH restored(lot, holder) AS (
-           SELECT lot_id, cardholder_id FROM point_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0
-           UNION ALL SELECT lot_id, cardholder_id FROM remote_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0)
-         SELECT holder FROM restored UNION SELECT d.cardholder_id FROM point_entries d WHERE d.lot_id IN (SELECT lot FROM restored) AND d.lot_id <> d.id`,
-      )
+      .prepare(`${restored} SELECT holder FROM restored UNION SELECT d.cardholder_id FROM point_entries d WHERE d.lot_id IN (SELECT lot FROM restored) AND d.lot_id <> d.id`)
       .pluck()
-      .all(mark.entry, head.entry, mark.remote, head.remote) as string[];
+      .all(...since) as string[];
     for (let i = 0; i < holders.length; i += batch) ledger.atomically(() => expire(holders.slice(i, i + batch).flatMap((h) => holderLots(ledger, h))));
+    // And the lots opened here whose copy on a kept cardholder ("m+<lot>") was given points back.
+    ledger.atomically(() => expire(ownLots(ledger, { with: restored, where: "l.id IN (SELECT substr(lot, 3) FROM restored WHERE lot GLOB 'm+*')", then: '' }, ...since)));
   }
   save(head);
   report.expiryComplete = true;

@@ -211,6 +211,23 @@ describe('card operations', () => {
     expect(lots.every((l) => l.points > 0 && l.lotId.startsWith('m+'))).toBe(true);
     expect(lots.find((l) => l.expiresAt === '2026-09-01T00:00:00.000Z')?.points).toBe(300);
     expectVerified(ledger);
+
+    // The lot was opened here, so this terminal expires its copy on the kept cardholder when its date
+    // comes (no other terminal opened it, and HQ expires nothing).
+    const afterReturn = ledger.balance(keep.cardholderId);
+    const lotId = own.find((e) => e.expires_at === '2026-09-01T00:00:00.000Z')!.lot_id;
+    expect(expireLots(ledger, '2026-09-02T00:00:00.000Z')).toMatchObject({ expiredLots: 1, expiredPoints: 300 });
+    expect(ledger.balance(keep.cardholderId)).toBe(afterReturn - 300);
+    const expired = ledger.sqlite.prepare("SELECT cardholder_id, points, lot_id FROM point_entries WHERE kind = 'expire'").all();
+    expect(expired).toEqual([{ cardholder_id: keep.cardholderId, points: -300, lot_id: `m+${lotId}` }]);
+    expect(expireLots(ledger, '2026-09-02T01:00:00.000Z').expiredLots).toBe(0);
+    // Points given back on the copy later (a return at another terminal, mirrored by HQ) expire at the next run.
+    feed.run(`m+restore-${lotId}`, 99, 'hq', keep.cardholderId, 'reverse', 40, `m+${lotId}`, null, null, '2026-09-03T00:00:00.000Z');
+    expect(ledger.balance(keep.cardholderId)).toBe(afterReturn - 300 + 40);
+    expect(expireLots(ledger, '2026-09-03T01:00:00.000Z')).toMatchObject({ expiredLots: 1, expiredPoints: 40 });
+    expect(ledger.balance(keep.cardholderId)).toBe(afterReturn - 300);
+    expect(ledger.balance(dup.cardholderId)).toBe(0);
+    expectVerified(ledger);
     ledger.close();
   });
 

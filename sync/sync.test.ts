@@ -13,6 +13,7 @@ import { signatureBase } from '../protocol/sync';
 import { SyncAgent } from './agent';
 import { HqClient } from './client';
 import { adjustPoints, anonymize, blockCard, mergeCardholders, replaceCard } from '../db/admin';
+import { expireLots } from '../db/jobs';
 import { demoProgram as checked, syncTestbed } from './testkit';
 
 const basket = { lines: [{ sku: 'COFFEE-250', name: 'Кофе', category: 'grocery', qty: 2, unitPrice: 45900 }] };
@@ -145,6 +146,25 @@ describe('sync with HQ', () => {
         expect(t.ledger.balance(card.cardholderId)).toBe(hqBalances.get(first.cardholderId));
       }
       expect(t.ledger.findCard({ phone })?.cardholderId).toBe(first.cardholderId);
+      expect(t.ledger.verify().ok).toBe(true);
+    }
+
+    // b opened the duplicate's lots, and HQ moved them to the kept cardholder: when their dates
+    // pass, b expires the moved copies with the lots it opened since, and HQ and a see the points go.
+    const sumOf = async (terminalId: string, cardholderId: string) =>
+      Number(((await bed.hq.db.rows<{ s: string }>(sql`SELECT coalesce(sum(points), 0) AS s FROM point_entries WHERE terminal_id = ${terminalId} AND cardholder_id = ${cardholderId}`)) as [{ s: string }])[0].s);
+    const movedFromB = await sumOf(b.ledger.terminalId, second.cardholderId);
+    expect(movedFromB).toBeGreaterThan(0);
+    const earnedAtB = movedFromB + (await sumOf(b.ledger.terminalId, first.cardholderId));
+    const later = new Date(Date.now() + 2 * 366 * 86_400_000).toISOString();
+    expect(expireLots(b.ledger, later).expiredPoints).toBe(earnedAtB);
+    expect(expireLots(b.ledger, later).expiredPoints).toBe(0);
+    await b.agent.syncOnce();
+    await a.agent.syncOnce();
+    const afterExpiry = (await bed.hq.service.balances()).get(first.cardholderId);
+    expect(afterExpiry).toBe(await sumOf(a.ledger.terminalId, first.cardholderId)); // what a wrote is all that is left
+    for (const t of [a, b]) {
+      expect(t.ledger.balance(first.cardholderId)).toBe(afterExpiry);
       expect(t.ledger.verify().ok).toBe(true);
     }
     a.ledger.close();
