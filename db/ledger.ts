@@ -205,6 +205,15 @@ export class Ledger {
            ORDER BY t.rowid DESC LIMIT 1`,
         )
         .pluck(),
+      // The same pair written by another terminal's merge: the copy is next in that terminal's chain.
+      remoteMovedLot: sqlite
+        .prepare(
+          `SELECT c.id FROM remote_entries t JOIN remote_entries c ON c.terminal_id = t.terminal_id AND c.chain_seq = t.chain_seq + 1
+           WHERE t.lot_id = ? AND t.lot_id <> t.id AND t.kind = 'transfer' AND t.points < 0
+             AND c.kind = 'transfer' AND c.lot_id = c.id AND c.points = -t.points AND c.cardholder_id <> t.cardholder_id
+           ORDER BY t.hq_seq DESC LIMIT 1`,
+        )
+        .pluck(),
       holderHeads: sqlite.prepare('SELECT last_receipt AS lastReceipt, last_entry AS lastEntry FROM balances WHERE cardholder_id = ?'),
       importHolder: sqlite.prepare(
         `INSERT INTO cardholders (id, enrollment_no, pii, phone_index, consent_pd_at, enrolled_at, store_id, terminal_id, updated_at)
@@ -685,13 +694,14 @@ export class Ledger {
   /**
    * Where a lot's points went when its cardholder was merged away. A merge here closed the lot with
    * a transfer draw and opened its copy on the kept cardholder in the very next entry
-   * (mergeCardholders); a merge at HQ mirrored lot L to the kept cardholder as lot "m+L", which
-   * came down the feed. A lot no merge moved (it was empty then) is its own answer.
+   * (mergeCardholders); a merge on another terminal did the same, the copy next in that terminal's
+   * chain (both came down the feed); a merge at HQ mirrored lot L to the kept cardholder as lot
+   * "m+L". A lot no merge moved (it was empty then) is its own answer.
    */
   private movedLot(lotId: string): string {
     let id = lotId;
     for (let hops = 0; hops < 10; hops++) {
-      const next = (this.stmts.movedLot.get(id) as string | undefined) ?? (this.stmts.remoteLot.get(`m+${id}`) ? `m+${id}` : undefined);
+      const next = (this.stmts.movedLot.get(id) as string | undefined) ?? (this.stmts.remoteMovedLot.get(id) as string | undefined) ?? (this.stmts.remoteLot.get(`m+${id}`) ? `m+${id}` : undefined);
       if (!next) return id;
       id = next;
     }

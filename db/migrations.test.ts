@@ -56,8 +56,9 @@ describe('migrations 0008 and 0009 (clustered cards and cardholders, cardholder 
     const indexes = ledger.sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('receipts', 'point_entries', 'remote_entries') ORDER BY name").pluck().all();
     // 0011: a shift notes where the receipts and the outbox stood when it opened.
     expect(ledger.sqlite.prepare("SELECT name FROM pragma_table_info('shifts')").pluck().all()).toEqual(['id', 'cashier_id', 'opened_at', 'closed_at', 'receipts_from', 'outbox_from']);
-    // 0010: HQ's replicated entries are found by lot as well as by cardholder.
-    expect(indexes).toEqual(['point_entries_draws', 'point_entries_expiry', 'receipts_number_elsewhere', 'receipts_original', 'remote_entries_cardholder', 'remote_entries_lot', 'sqlite_autoindex_receipts_1', 'sqlite_autoindex_remote_entries_1']);
+    // 0010: HQ's replicated entries are found by lot as well as by cardholder; 0012: and by their place in their terminal's chain.
+    expect(indexes).toEqual(['point_entries_draws', 'point_entries_expiry', 'receipts_number_elsewhere', 'receipts_original', 'remote_entries_cardholder', 'remote_entries_chain', 'remote_entries_lot', 'sqlite_autoindex_receipts_1', 'sqlite_autoindex_remote_entries_1']);
+    expect(ledger.sqlite.prepare("SELECT name FROM pragma_table_info('remote_entries')").pluck().all()).toContain('chain_seq');
     // The same entries with the same rowids (chain order), each linked to its holder's previous one.
     const lastOf = new Map<unknown, number>();
     const linked = before.entries.map((e) => {

@@ -165,8 +165,10 @@ export const remoteEntries = sqliteTable(
     activatesAt: text('activates_at'),
     expiresAt: text('expires_at'),
     createdAt: text('created_at').notNull(),
+    /** Its place in its terminal's chain (none for HQ's own entries, or from an HQ that did not send it). */
+    chainSeq: integer('chain_seq'),
   },
-  (t) => [index('remote_entries_cardholder').on(t.cardholderId), index('remote_entries_lot').on(t.lotId)],
+  (t) => [index('remote_entries_cardholder').on(t.cardholderId), index('remote_entries_lot').on(t.lotId), index('remote_entries_chain').on(t.terminalId, t.chainSeq)],
 );
 
 /** Cache of SUM(point_entries.points) per account, kept in the same transaction as the entries. */

@@ -612,7 +612,7 @@ export class HqService {
 
   async pull(caller: Caller, cursor: number, limit = 5000): Promise<PullResponse> {
     const entries = await this.db.rows<Row>(
-      sql`SELECT hq_seq, id, terminal_id, cardholder_id, kind, points, lot_id, activates_at, expires_at, created_at
+      sql`SELECT hq_seq, id, terminal_id, cardholder_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq
           FROM point_entries WHERE hq_seq > ${cursor} ORDER BY hq_seq LIMIT ${limit + 1}`,
     );
     const cards = await this.db.rows<Row>(
@@ -638,6 +638,7 @@ export class HqService {
           activatesAt: iso(e.activates_at),
           expiresAt: iso(e.expires_at),
           createdAt: iso(e.created_at)!,
+          chainSeq: e.chain_seq === null || e.chain_seq === undefined ? null : Number(e.chain_seq),
         } satisfies RemoteEntry);
       } else {
         const c = item.c;

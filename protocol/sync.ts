@@ -55,6 +55,8 @@ export interface RemoteEntry {
   activatesAt: string | null;
   expiresAt: string | null;
   createdAt: string;
+  /** Its place in its terminal's hash chain; none for HQ's own entries. */
+  chainSeq?: number | null;
 }
 
 export interface PulledCard {

@@ -27,8 +27,8 @@ export class SyncStore {
       get: db.prepare('SELECT value FROM sync_state WHERE key = ?').pluck(),
       put: db.prepare('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       remote: db.prepare(
-        `INSERT INTO remote_entries (id, hq_seq, terminal_id, cardholder_id, kind, points, lot_id, activates_at, expires_at, created_at)
-         VALUES (@id, @hqSeq, @terminalId, @cardholderId, @kind, @points, @lotId, @activatesAt, @expiresAt, @createdAt) ON CONFLICT(id) DO NOTHING`,
+        `INSERT INTO remote_entries (id, hq_seq, terminal_id, cardholder_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq)
+         VALUES (@id, @hqSeq, @terminalId, @cardholderId, @kind, @points, @lotId, @activatesAt, @expiresAt, @createdAt, @chainSeq) ON CONFLICT(id) DO NOTHING`,
       ),
     };
   }
@@ -87,7 +87,7 @@ export class SyncStore {
   applyPull(page: PullResponse) {
     this.ledger.sqlite.transaction(() => {
       for (const c of page.cards) this.ledger.importCard({ ...c, holder: c.holder as never });
-      for (const e of page.entries) this.stmts.remote.run(e);
+      for (const e of page.entries) this.stmts.remote.run({ ...e, chainSeq: e.chainSeq ?? null });
       this.put('hq_cursor', String(page.cursor));
     }).immediate();
   }

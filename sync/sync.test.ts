@@ -114,6 +114,42 @@ describe('sync with HQ', () => {
     b.ledger.close();
   });
 
+  it('a sale returned after another terminal merged its cardholder away: the points come off the lots that merge moved', async () => {
+    const a = await terminal();
+    const b = await terminal();
+    const now = () => new Date().toISOString();
+    const who = { userId: 'admin', reason: 'дубль' };
+    const keep = a.ledger.enroll({ holder: { firstName: 'Нина', phone: '+79161110051' }, cardNumber: '7789000003013', now: now(), consentPd: true })!;
+    const dup = a.ledger.enroll({ holder: { firstName: 'Нина', phone: '+79161110052' }, cardNumber: '7789000003021', now: now(), consentPd: true })!;
+    sell(a.ledger, dup.number);
+    const sale = sell(a.ledger, dup.number);
+    await a.agent.syncOnce();
+    await b.agent.syncOnce();
+    // The store admin at b merges the two; a hears of it through HQ, then takes the sale back.
+    mergeCardholders(b.ledger, who, keep.cardholderId, dup.cardholderId, now());
+    await b.agent.syncOnce();
+    await a.agent.syncOnce();
+    expect(a.ledger.findCard({ number: dup.number })?.cardholderId).toBe(keep.cardholderId);
+    const before = a.ledger.balance(keep.cardholderId);
+    const ret = a.ledger.commitReturn({ originalReceiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 2 }], now: now() });
+    expect(ret.priced.totals.pointsTakenBack).toBeGreaterThan(0);
+    expect(a.ledger.balance(keep.cardholderId)).toBe(before - ret.priced.totals.pointsTakenBack);
+    expect(a.ledger.balance(dup.cardholderId)).toBe(0); // nothing owed by a cardholder no card reaches
+    // The copies b opened lost what was taken back: no lot is left below zero (a draw on the
+    // emptied lot of the duplicate would be, and would outlive the copy when it expires).
+    expect(a.ledger.lots(keep.cardholderId).every((l) => l.points > 0)).toBe(true);
+    await a.agent.syncOnce();
+    await b.agent.syncOnce();
+    const hq = await bed.hq.service.balances();
+    expect(hq.get(dup.cardholderId) ?? 0).toBe(0);
+    for (const t of [a, b]) {
+      expect(t.ledger.balance(keep.cardholderId)).toBe(hq.get(keep.cardholderId));
+      expect(t.ledger.verify().ok).toBe(true);
+    }
+    a.ledger.close();
+    b.ledger.close();
+  });
+
   it('one person enrolled offline on two terminals with one phone: HQ merges them and every terminal shows one balance', async () => {
     const a = await terminal();
     const b = await terminal();
