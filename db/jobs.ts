@@ -201,6 +201,17 @@ export function burnInactive(ledger: Ledger, days: number, now: string): Pick<Jo
   );
   // Only a cardholder this terminal has known since before the cutoff (an entry of its own older).
   const firstEntryAt = ledger.sqlite.prepare(`${holderChain('point_entries')} SELECT min(e.created_at) FROM chain JOIN point_entries e ON e.rowid = chain.r`).pluck();
+  // A lot HQ moved to a kept cardholder burns when that cardholder is inactive too.
+  const activeSince = ledger.sqlite
+    .prepare(
+      `SELECT 1 FROM balances WHERE cardholder_id = ? AND coalesce(last_purchase_at, '') >= ?
+       UNION ALL SELECT 1 FROM remote_entries WHERE cardholder_id = ? AND kind IN ('earn', 'redeem') AND created_at >= ? LIMIT 1`,
+    )
+    .pluck();
+  const idleCopy = (l: OpenLot) => {
+    const copy = mirroredLot(ledger, l.lotId);
+    return copy && !activeSince.get(copy.cardholderId, cutoff, copy.cardholderId, cutoff) ? [copy] : [];
+  };
   let after = '';
   for (;;) {
     const batch = inactive.pluck().all(cutoff, after, cutoff, BATCH) as string[];
@@ -208,7 +219,10 @@ export function burnInactive(ledger: Ledger, days: number, now: string): Pick<Jo
     after = batch[batch.length - 1]!;
     const holders = batch.filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
     ledger.atomically(() => {
-      const lots = holders.flatMap((id) => holderLots(ledger, id)).filter((l) => l.left > 0);
+      const lots = holders
+        .flatMap((id) => holderLots(ledger, id))
+        .flatMap((l) => (l.left > 0 ? [l] : idleCopy(l)))
+        .filter((l) => l.left > 0);
       burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
       burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
     });
