@@ -398,11 +398,13 @@ describe('scheduled jobs', () => {
 
   it('burns the copies HQ made of lots opened here when the cardholder kept by a merge is inactive too', () => {
     const ledger = tempLedger();
-    const pairs = [enroll(ledger, '7789000000019', '+79161234567'), enroll(ledger, '7789000000027', '+79031112233'), enroll(ledger, '7789000000035', '+79031112244'), enroll(ledger, '7789000000043', '+79031112255')];
-    const [idleKeep, idleDup, busyKeep, busyDup] = pairs;
+    const idleKeep = enroll(ledger, '7789000000019', '+79161234567');
+    const idleDup = enroll(ledger, '7789000000027', '+79031112233');
+    const busyKeep = enroll(ledger, '7789000000035', '+79031112244');
+    const busyDup = enroll(ledger, '7789000000043', '+79031112255');
     const feed = ledger.sqlite.prepare('INSERT INTO remote_entries (id, hq_seq, terminal_id, cardholder_id, kind, points, lot_id, activates_at, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     let seq = 0;
-    for (const [keep, dup] of [[idleKeep!, idleDup!], [busyKeep!, busyDup!]]) {
+    for (const [keep, dup] of [[idleKeep, idleDup], [busyKeep, busyDup]] as const) {
       adjustPoints(ledger, admin, dup.cardholderId, 500, T0);
       const lot = ledger.lots(dup.cardholderId)[0]!;
       // HQ merged the duplicate: its lot comes down the feed taken off it and copied as "m+<lot>".
@@ -410,13 +412,13 @@ describe('scheduled jobs', () => {
       feed.run(`m+${lot.lotId}`, ++seq, 'hq', keep.cardholderId, 'transfer', 500, `m+${lot.lotId}`, T0, null, T0);
     }
     // The second kept cardholder bought at another terminal last month.
-    feed.run('r-earn', ++seq, 'other', busyKeep!.cardholderId, 'earn', 30, 'r-earn', null, null, '2026-11-01T10:00:00.000Z');
-    expect(ledger.balance(idleKeep!.cardholderId)).toBe(500);
+    feed.run('r-earn', ++seq, 'other', busyKeep.cardholderId, 'earn', 30, 'r-earn', null, null, '2026-11-01T10:00:00.000Z');
+    expect(ledger.balance(idleKeep.cardholderId)).toBe(500);
     const burned = burnInactive(ledger, 90, '2026-12-01T00:00:00.000Z');
     expect(burned).toEqual({ burnedCardholders: 1, burnedPoints: 500 });
-    expect(ledger.balance(idleKeep!.cardholderId)).toBe(0);
-    expect(ledger.balance(busyKeep!.cardholderId)).toBe(530);
-    expect(ledger.balance(idleDup!.cardholderId)).toBe(0);
+    expect(ledger.balance(idleKeep.cardholderId)).toBe(0);
+    expect(ledger.balance(busyKeep.cardholderId)).toBe(530);
+    expect(ledger.balance(idleDup.cardholderId)).toBe(0);
     expect(burnInactive(ledger, 90, '2026-12-01T00:00:00.000Z')).toEqual({ burnedCardholders: 0, burnedPoints: 0 });
     expectVerified(ledger);
     ledger.close();
