@@ -3,6 +3,7 @@
 // a lot, recomputed inside the transaction that writes it — so running a job twice, or again after
 // it was interrupted, writes nothing more. Work is cut into small transactions so a till never
 // waits long behind a job.
+import type { Statement } from 'better-sqlite3';
 import { uuidv7 } from './ids';
 import { holderChain, type Ledger } from './ledger';
 
@@ -49,15 +50,20 @@ function ownLots(ledger: Ledger, sql: { with?: string; where: string; then: stri
  * it. What is left of it counts draws from HQ and draws made here. None when the lot was not moved.
  */
 function mirroredLot(ledger: Ledger, lotId: string): OpenLot | undefined {
-  return ledger.sqlite
-    .prepare(
+  let statement = copyOf.get(ledger);
+  if (!statement) {
+    statement = ledger.sqlite.prepare(
       `SELECT m.rowid AS rowid, m.cardholder_id AS cardholderId, m.id AS lotId, m.expires_at AS expiresAt,
          m.points + coalesce((SELECT sum(r.points) FROM remote_entries r WHERE r.lot_id = m.id AND r.id <> m.id), 0)
                   + coalesce((SELECT sum(d.points) FROM point_entries d WHERE d.lot_id = m.id AND d.lot_id <> d.id), 0) AS left
        FROM remote_entries m WHERE m.id = ? AND m.lot_id = m.id`,
-    )
-    .get(`m+${lotId}`) as OpenLot | undefined;
+    );
+    copyOf.set(ledger, statement);
+  }
+  return statement.get(`m+${lotId}`) as OpenLot | undefined;
 }
+// Prepared once per ledger: the expiry job asks this of every emptied lot that comes due.
+const copyOf = new WeakMap<Ledger, Statement>();
 
 /** One cardholder's lots, through the holder's list of entries, in the order they were opened. */
 function holderLots(ledger: Ledger, cardholderId: string): OpenLot[] {
@@ -170,14 +176,17 @@ export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {
        SELECT lot_id, cardholder_id FROM point_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0
        UNION ALL SELECT lot_id, cardholder_id FROM remote_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0)`;
     const since = [mark.entry, head.entry, mark.remote, head.remote];
-    // Their holders, and those whose draws name such a lot (one merged away).
+    // Their holders; those whose draws name such a lot (one merged away); and the duplicate whose
+    // lot L was copied as "m+L" to the kept cardholder HQ gave points back to (its "m-L" names it).
     const holders = db
-      .prepare(`${restored} SELECT holder FROM restored UNION SELECT d.cardholder_id FROM point_entries d WHERE d.lot_id IN (SELECT lot FROM restored) AND d.lot_id <> d.id`)
+      .prepare(
+        `${restored} SELECT holder FROM restored
+         UNION SELECT d.cardholder_id FROM point_entries d WHERE d.lot_id IN (SELECT lot FROM restored) AND d.lot_id <> d.id
+         UNION SELECT m.cardholder_id FROM remote_entries m WHERE m.id IN (SELECT 'm-' || substr(lot, 3) FROM restored WHERE lot GLOB 'm+*')`,
+      )
       .pluck()
       .all(...since) as string[];
     for (let i = 0; i < holders.length; i += batch) ledger.atomically(() => expire(holders.slice(i, i + batch).flatMap((h) => holderLots(ledger, h))));
-    // And the lots opened here whose copy on a kept cardholder ("m+<lot>") was given points back.
-    ledger.atomically(() => expire(ownLots(ledger, { with: restored, where: "l.id IN (SELECT substr(lot, 3) FROM restored WHERE lot GLOB 'm+*')", then: '' }, ...since)));
   }
   save(head);
   report.expiryComplete = true;
