@@ -47,7 +47,8 @@ function ownLots(ledger: Ledger, sql: { with?: string; where: string; then: stri
  * A lot this terminal opened that HQ has since moved to the cardholder kept by a merge: HQ took it
  * off the duplicate and opened lot "m+<lot>" on the kept cardholder with the same expiry. That
  * copy comes from HQ, but no other terminal opened it, so the terminal that opened the lot expires
- * it. What is left of it counts draws from HQ and draws made here. None when the lot was not moved.
+ * and burns it. What is left of it counts draws from HQ and draws made here. None when the lot was
+ * not moved.
  */
 function mirroredLot(ledger: Ledger, lotId: string): OpenLot | undefined {
   let statement = copyOf.get(ledger);
