@@ -243,6 +243,13 @@ export class Ledger {
            last_receipt = coalesce(excluded.last_receipt, last_receipt), last_entry = coalesce(excluded.last_entry, last_entry)
          RETURNING points`,
       ).pluck(),
+      // Purchase history counted from elsewhere (another terminal's sale, a merged duplicate's):
+      // the last purchase only ever moves forward.
+      addHistory: sqlite.prepare(
+        `INSERT INTO balances (cardholder_id, points, lifetime_spend, purchase_count, last_purchase_at) VALUES (?, 0, ?, ?, ?)
+         ON CONFLICT(cardholder_id) DO UPDATE SET lifetime_spend = lifetime_spend + excluded.lifetime_spend, purchase_count = purchase_count + excluded.purchase_count,
+           last_purchase_at = CASE WHEN excluded.last_purchase_at > coalesce(last_purchase_at, '') THEN excluded.last_purchase_at ELSE last_purchase_at END`,
+      ),
       useAllowance: sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?'),
       insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)'),
       lastOutboxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
@@ -384,10 +391,12 @@ export class Ledger {
         .run(c.cardId, c.number, c.chipUid, c.status, c.cardholderId, c.enrolledAt, c.enrolledAt);
     } else if (existing.id === c.cardId && (existing.status !== c.status || existing.cardholder_id !== c.cardholderId || existing.chip_uid !== c.chipUid)) {
       this.sqlite.prepare('UPDATE cards SET status = ?, cardholder_id = ?, chip_uid = ? WHERE id = ?').run(c.status, c.cardholderId, c.chipUid, c.cardId);
-      // HQ merged the card's cardholder into another: the one left without cards is that duplicate.
-      this.sqlite
+      // HQ merged the card's cardholder into another: the one left without cards is that duplicate,
+      // and its purchase history counts for the one kept (as it does at HQ).
+      const merged = this.sqlite
         .prepare("UPDATE cardholders SET status = 'merged', merged_into = ? WHERE id = ? AND status = 'active' AND NOT EXISTS (SELECT 1 FROM cards WHERE cardholder_id = ?)")
         .run(c.cardholderId, existing.cardholder_id, existing.cardholder_id);
+      if (merged.changes) this.moveHistory(existing.cardholder_id as string, c.cardholderId);
     }
   }
 
@@ -544,8 +553,15 @@ export class Ledger {
     if (!b) return;
     const spend = b.lifetime_spend as number;
     const count = b.purchase_count as number;
-    this.stmts.upsertBalance.run(to, 0, spend, count, b.last_purchase_at ?? null, null, null);
-    this.stmts.upsertBalance.run(from, 0, -spend, -count, null, null, null);
+    this.stmts.addHistory.run(to, spend, count, b.last_purchase_at ?? null);
+    this.stmts.addHistory.run(from, -spend, -count, null);
+  }
+
+  /** @internal A sale or return with a card made on another terminal (HQ's feed): it counts in the
+   *  cardholder's history here (cumulative tiers, a first purchase, inactivity), or in the history
+   *  of the one it was merged into. */
+  countRemotePurchase(p: { cardholderId: string; kind: 'sale' | 'return'; spend: number; createdAt: string }) {
+    this.stmts.addHistory.run(this.currentHolderId(p.cardholderId), p.spend, p.kind === 'sale' ? 1 : 0, p.kind === 'sale' ? p.createdAt : null);
   }
 
   // ---- the sale ---------------------------------------------------------------------------

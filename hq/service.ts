@@ -2,7 +2,7 @@
 // operations, and the pull feed that brings every terminal HQ's balances.
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { z } from 'zod';
-import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry } from '../protocol/sync';
+import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry, type RemotePurchase } from '../protocol/sync';
 import { same, sql, unnest, type HqDb, type Query, type Row } from './db';
 import { StoreDayTally } from './figures';
 import { chainedRows, verifyOperation, type ChainHead } from './chain';
@@ -619,12 +619,28 @@ export class HqService {
       sql`SELECT c.hq_seq, c.card_id, c.number, c.chip_uid, c.status, c.cardholder_id, h.holder, h.enrolled_at
           FROM cards c JOIN cardholders h ON h.cardholder_id = c.cardholder_id WHERE c.hq_seq > ${cursor} ORDER BY c.hq_seq LIMIT ${limit + 1}`,
     );
-    const merged = [...entries.map((e) => ({ seq: Number(e.hq_seq), e })), ...cards.map((c) => ({ seq: Number(c.hq_seq), c }))].sort((a, b) => a.seq - b.seq);
+    const receipts = await this.db.rows<Row>(
+      // Counted for the cardholder kept, if HQ has merged the one the receipt names since.
+      sql`SELECT r.hq_seq, r.terminal_id, coalesce(h.merged_into, r.cardholder_id) AS cardholder_id, r.kind, r.to_pay + r.redeem_kopecks AS spend, r.created_at
+          FROM receipts r LEFT JOIN cardholders h ON h.cardholder_id = r.cardholder_id
+          WHERE r.hq_seq > ${cursor} AND r.cardholder_id IS NOT NULL ORDER BY r.hq_seq LIMIT ${limit + 1}`,
+    );
+    const merged = [
+      ...entries.map((e) => ({ seq: Number(e.hq_seq), e })),
+      ...cards.map((c) => ({ seq: Number(c.hq_seq), c })),
+      ...receipts.map((r) => ({ seq: Number(r.hq_seq), r })),
+    ].sort((a, b) => a.seq - b.seq);
     const page = merged.slice(0, limit);
     const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
-    const out: PullResponse = { cursor: page.at(-1)?.seq ?? cursor, more: merged.length > limit, entries: [], cards: [] };
+    const purchases: RemotePurchase[] = [];
+    const out: PullResponse = { cursor: page.at(-1)?.seq ?? cursor, more: merged.length > limit, entries: [], cards: [], purchases };
     for (const item of page) {
-      if ('e' in item) {
+      if ('r' in item) {
+        const r = item.r;
+        if (r.terminal_id === caller.terminalId) continue; // the terminal counts its own
+        const spend = Number(r.spend);
+        purchases.push({ hqSeq: item.seq, cardholderId: r.cardholder_id as string, kind: r.kind as 'sale' | 'return', spend: r.kind === 'return' ? -spend : spend, createdAt: iso(r.created_at)! });
+      } else if ('e' in item) {
         const e = item.e;
         if (e.terminal_id === caller.terminalId) continue; // the terminal has its own entries
         out.entries.push({

@@ -75,6 +75,18 @@ export interface PullResponse {
   more: boolean;
   entries: RemoteEntry[];
   cards: PulledCard[];
+  /** Sales and returns with a card made on other terminals (none from an HQ that did not send them). */
+  purchases?: RemotePurchase[];
+}
+
+/** A sale or return with a card made on another terminal: what it adds to the cardholder's history. */
+export interface RemotePurchase {
+  hqSeq: number;
+  cardholderId: string;
+  kind: 'sale' | 'return';
+  /** Kopecks paid, money and points together (a return's refund counts against it). */
+  spend: number;
+  createdAt: string;
 }
 
 /** HQ's allowance policy (HQ configuration). */

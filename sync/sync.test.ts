@@ -114,6 +114,32 @@ describe('sync with HQ', () => {
     b.ledger.close();
   });
 
+  it('a cardholder\'s purchases on other terminals count here: the cumulative tier, one welcome bonus, returns too', async () => {
+    const a = await terminal();
+    const b = await terminal();
+    const x = a.ledger.enroll({ holder: { firstName: 'Ева', phone: '+79161110061' }, cardNumber: '7789000004011', now: new Date().toISOString(), consentPd: true })!;
+    sell(a.ledger, x.number); // the first purchase: the welcome bonus
+    const second = sell(a.ledger, x.number);
+    const stateAt = (t: { ledger: Ledger }) => t.ledger.cardState(t.ledger.findCard({ number: x.number })!);
+    expect(b.ledger.findCard({ number: x.number })).toBeNull(); // b has not heard of the card yet
+    await a.agent.syncOnce();
+    await b.agent.syncOnce();
+    expect(stateAt(b)).toMatchObject({ purchaseCount: 2, lifetimeSpend: stateAt(a).lifetimeSpend, firstPurchase: false });
+    const priced = priceBasket(checked.program, checked.hash, stateAt(b), basket, { now: new Date().toISOString() });
+    expect(priced.earnLots.map((l) => l.source)).not.toContain('welcome');
+    expect(priced.lines[0]!.reasons.map((r) => r.ru).join()).toMatch(/3-я покупка/);
+    // A return at a counts against the spend at b; a sale at b counts at a.
+    a.ledger.commitReturn({ originalReceiptId: second.receiptId, lines: [{ lineNo: 1, qty: 2 }], now: new Date().toISOString() });
+    sell(b.ledger, x.number);
+    for (const t of [a, b, a]) await t.agent.syncOnce();
+    expect(stateAt(a)).toMatchObject({ purchaseCount: 3, lifetimeSpend: stateAt(b).lifetimeSpend });
+    const [hq] = await bed.hq.db.rows<{ lifetime_spend: string; purchase_count: number }>(sql`SELECT lifetime_spend, purchase_count FROM balances WHERE cardholder_id = ${x.cardholderId}`);
+    expect([Number(hq!.lifetime_spend), Number(hq!.purchase_count)]).toEqual([stateAt(a).lifetimeSpend, 3]);
+    for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
+    a.ledger.close();
+    b.ledger.close();
+  });
+
   it('a sale returned after another terminal merged its cardholder away: the points come off the lots that merge moved', async () => {
     const a = await terminal();
     const b = await terminal();
@@ -180,6 +206,7 @@ describe('sync with HQ', () => {
         const card = t.ledger.findCard({ number })!;
         expect(card.cardholderId).toBe(first.cardholderId);
         expect(t.ledger.balance(card.cardholderId)).toBe(hqBalances.get(first.cardholderId));
+        expect(t.ledger.cardState(card).purchaseCount).toBe(4); // the two histories, as at HQ
       }
       expect(t.ledger.findCard({ phone })?.cardholderId).toBe(first.cardholderId);
       expect(t.ledger.verify().ok).toBe(true);
