@@ -181,6 +181,7 @@ export class Ledger {
     this.stmts = {
       cardByNumber: sqlite.prepare('SELECT * FROM cards WHERE number = ?'),
       holderById: sqlite.prepare('SELECT * FROM cardholders WHERE id = ?'),
+      mergedInto: sqlite.prepare('SELECT merged_into FROM cardholders WHERE id = ?').pluck(),
       // A lookup at the till is one statement reading one B-tree: each statement outside a
       // transaction opens and closes a read transaction of its own, and each B-tree costs a leaf read.
       findByNumber: sqlite.prepare(`${FIND_CARD} WHERE number = ?`).raw(),
@@ -737,7 +738,7 @@ export class Ledger {
   private currentHolderId(cardholderId: string): string {
     let id = cardholderId;
     for (let hops = 0; hops < 10; hops++) {
-      const next = this.sqlite.prepare('SELECT merged_into FROM cardholders WHERE id = ?').pluck().get(id) as string | null | undefined;
+      const next = this.stmts.mergedInto.get(id) as string | null | undefined;
       if (!next) return id;
       id = next;
     }
