@@ -619,11 +619,17 @@ export class HqService {
       sql`SELECT c.hq_seq, c.card_id, c.number, c.chip_uid, c.status, c.cardholder_id, h.holder, h.enrolled_at
           FROM cards c JOIN cardholders h ON h.cardholder_id = c.cardholder_id WHERE c.hq_seq > ${cursor} ORDER BY c.hq_seq LIMIT ${limit + 1}`,
     );
+    // Receipts of other terminals only (the caller counts its own), and none past the place where
+    // a full page of entries or cards ends: the page cannot reach them, and a terminal pulling
+    // after its own backlog does not read through every receipt it sent, page after page.
+    const ends = [entries, cards].filter((rows) => rows.length > limit).map((rows) => Number(rows[limit]!.hq_seq));
+    const bound = ends.length ? Math.min(...ends) : Number.MAX_SAFE_INTEGER;
     const receipts = await this.db.rows<Row>(
       // Counted for the cardholder kept, if HQ has merged the one the receipt names since.
-      sql`SELECT r.hq_seq, r.terminal_id, coalesce(h.merged_into, r.cardholder_id) AS cardholder_id, r.kind, r.to_pay + r.redeem_kopecks AS spend, r.created_at
+      sql`SELECT r.hq_seq, coalesce(h.merged_into, r.cardholder_id) AS cardholder_id, r.kind, r.to_pay + r.redeem_kopecks AS spend, r.created_at
           FROM receipts r LEFT JOIN cardholders h ON h.cardholder_id = r.cardholder_id
-          WHERE r.hq_seq > ${cursor} AND r.cardholder_id IS NOT NULL ORDER BY r.hq_seq LIMIT ${limit + 1}`,
+          WHERE r.hq_seq > ${cursor} AND r.hq_seq < ${bound} AND r.cardholder_id IS NOT NULL AND r.terminal_id <> ${caller.terminalId}
+          ORDER BY r.hq_seq LIMIT ${limit + 1}`,
     );
     const merged = [
       ...entries.map((e) => ({ seq: Number(e.hq_seq), e })),
@@ -637,7 +643,6 @@ export class HqService {
     for (const item of page) {
       if ('r' in item) {
         const r = item.r;
-        if (r.terminal_id === caller.terminalId) continue; // the terminal counts its own
         const spend = Number(r.spend);
         purchases.push({ hqSeq: item.seq, cardholderId: r.cardholder_id as string, kind: r.kind as 'sale' | 'return', spend: r.kind === 'return' ? -spend : spend, createdAt: iso(r.created_at)! });
       } else if ('e' in item) {

@@ -135,6 +135,17 @@ describe('sync with HQ', () => {
     expect(stateAt(a)).toMatchObject({ purchaseCount: 3, lifetimeSpend: stateAt(b).lifetimeSpend });
     const [hq] = await bed.hq.db.rows<{ lifetime_spend: string; purchase_count: number }>(sql`SELECT lifetime_spend, purchase_count FROM balances WHERE cardholder_id = ${x.cardholderId}`);
     expect([Number(hq!.lifetime_spend), Number(hq!.purchase_count)]).toEqual([stateAt(a).lifetimeSpend, 3]);
+    // Pulled a few items at a time, the feed gives the same purchases as in one page, each once.
+    const caller = { terminalId: b.ledger.terminalId, storeId: 'store-1' };
+    const whole = await bed.hq.service.pull(caller, 0, 100_000);
+    const paged: unknown[] = [];
+    for (let cursor = 0, more = true; more; ) {
+      const page = await bed.hq.service.pull(caller, cursor, 2);
+      paged.push(...(page.purchases ?? []));
+      ({ cursor, more } = page);
+    }
+    expect(whole.purchases!.length).toBeGreaterThanOrEqual(2);
+    expect(paged).toEqual(whole.purchases);
     for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
     a.ledger.close();
     b.ledger.close();
