@@ -203,28 +203,25 @@ export function burnInactive(ledger: Ledger, days: number, now: string): Pick<Jo
   const cutoff = new Date(Date.parse(now) - days * 86_400_000).toISOString();
   let burnedCardholders = 0;
   let burnedPoints = 0;
+  // Inactive: no purchase (here or counted from elsewhere), and no earn or redeem replicated from HQ, since the cutoff.
+  const idle = (lastPurchase: string, holder: string) =>
+    `coalesce(${lastPurchase}, '') < @cutoff AND NOT EXISTS (SELECT 1 FROM remote_entries r WHERE r.cardholder_id = ${holder} AND r.kind IN ('earn', 'redeem') AND r.created_at >= @cutoff)`;
   const inactive = ledger.sqlite.prepare(
     `SELECT b.cardholder_id FROM balances b
-     WHERE b.points > 0 AND coalesce(b.last_purchase_at, '') < ? AND b.cardholder_id > ?
-       AND NOT EXISTS (SELECT 1 FROM remote_entries r WHERE r.cardholder_id = b.cardholder_id AND r.kind IN ('earn', 'redeem') AND r.created_at >= ?)
-     ORDER BY b.cardholder_id LIMIT ?`,
+     WHERE b.points > 0 AND b.cardholder_id > @after AND ${idle('b.last_purchase_at', 'b.cardholder_id')}
+     ORDER BY b.cardholder_id LIMIT @limit`,
   );
   // Only a cardholder this terminal has known since before the cutoff (an entry of its own older).
   const firstEntryAt = ledger.sqlite.prepare(`${holderChain('point_entries')} SELECT min(e.created_at) FROM chain JOIN point_entries e ON e.rowid = chain.r`).pluck();
   // A lot HQ moved to a kept cardholder burns when that cardholder is inactive too.
-  const activeSince = ledger.sqlite
-    .prepare(
-      `SELECT 1 FROM balances WHERE cardholder_id = ? AND coalesce(last_purchase_at, '') >= ?
-       UNION ALL SELECT 1 FROM remote_entries WHERE cardholder_id = ? AND kind IN ('earn', 'redeem') AND created_at >= ? LIMIT 1`,
-    )
-    .pluck();
+  const holderIdle = ledger.sqlite.prepare(`SELECT ${idle('(SELECT last_purchase_at FROM balances WHERE cardholder_id = @holder)', '@holder')}`).pluck();
   const idleCopy = (l: OpenLot) => {
     const copy = mirroredLot(ledger, l.lotId);
-    return copy && !activeSince.get(copy.cardholderId, cutoff, copy.cardholderId, cutoff) ? [copy] : [];
+    return copy && holderIdle.get({ holder: copy.cardholderId, cutoff }) ? [copy] : [];
   };
   let after = '';
   for (;;) {
-    const batch = inactive.pluck().all(cutoff, after, cutoff, BATCH) as string[];
+    const batch = inactive.pluck().all({ cutoff, after, limit: BATCH }) as string[];
     if (!batch.length) break;
     after = batch[batch.length - 1]!;
     const holders = batch.filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);

@@ -131,6 +131,16 @@ export function holderChain(table: keyof typeof LIST_HEAD, limit?: number): stri
 /** A point entry as lots() reads it (own entries and HQ's replicated ones alike). */
 type LotEntry = [id: string, lotId: string | null, points: number, createdAt: string, activatesAt: string | null, expiresAt: string | null];
 
+/** Where a chain of moves (merges) ends: `next` until it has none, at most ten hops. */
+function follow(id: string, next: (id: string) => string | null | undefined): string {
+  for (let hops = 0; hops < 10; hops++) {
+    const to = next(id);
+    if (!to) return id;
+    id = to;
+  }
+  return id;
+}
+
 /** The n of receipt number `CODE-n`, which is also its row (NaN for text that is not a number). */
 const receiptRow = (number: string) => Number(number.slice(number.lastIndexOf('-') + 1));
 
@@ -716,13 +726,7 @@ export class Ledger {
    * "m+L". A lot no merge moved (it was empty then) is its own answer.
    */
   private movedLot(lotId: string): string {
-    let id = lotId;
-    for (let hops = 0; hops < 10; hops++) {
-      const next = (this.stmts.movedLot.get(id) as string | undefined) ?? (this.stmts.remoteMovedLot.get(id) as string | undefined) ?? (this.stmts.remoteLot.get(`m+${id}`) ? `m+${id}` : undefined);
-      if (!next) return id;
-      id = next;
-    }
-    return id;
+    return follow(lotId, (id) => (this.stmts.movedLot.get(id) as string | undefined) ?? (this.stmts.remoteMovedLot.get(id) as string | undefined) ?? (this.stmts.remoteLot.get(`m+${id}`) ? `m+${id}` : undefined));
   }
 
   /** Redeemed points given back to a cardholder merged away since the sale: to the copy of their
@@ -736,13 +740,7 @@ export class Ledger {
 
   /** Where a cardholder's account lives now (a merged duplicate points at the one kept). */
   private currentHolderId(cardholderId: string): string {
-    let id = cardholderId;
-    for (let hops = 0; hops < 10; hops++) {
-      const next = this.stmts.mergedInto.get(id) as string | null | undefined;
-      if (!next) return id;
-      id = next;
-    }
-    return id;
+    return follow(cardholderId, (id) => this.stmts.mergedInto.get(id) as string | null | undefined);
   }
 
   /** Receipt, lines, chained entries, balance cache and outbox row; inside the caller's transaction. */
