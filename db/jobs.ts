@@ -86,7 +86,7 @@ function writeOff(ledger: Ledger, lots: OpenLot[], kind: 'expire' | 'burn', reas
  * How far the last complete expiry run got: every lot expiring by `at` was dealt with, and every
  * own entry up to rowid `entry` and replicated one up to rowid `remote` had been written. Kept in
  * settings; a run that fails half-way leaves it as it was, and the next run does that work again.
- * A run stopped at its batch limit saves where it was in expiry order (`resume`).
+ * A run stopped at its limit (transactions or time) saves where it was in expiry order (`resume`).
  */
 interface ExpiryMark {
   at: string;
@@ -98,6 +98,8 @@ interface ExpiryMark {
 export interface ExpiryLimits {
   /** Stop after this many transactions, saving the place (default: no limit). */
   maxBatches?: number;
+  /** Or once this many milliseconds have passed, after at least one transaction (default: no limit). */
+  maxMs?: number;
   /** Lots per transaction (default 500). */
   batch?: number;
 }
@@ -127,7 +129,8 @@ const EXPIRED_REASON = 'Срок действия баллов истёк';
  *   replicated from HQ): a lot that expired can hold points again.
  */
 export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {}): Pick<JobReport, 'expiredLots' | 'expiredPoints' | 'lotsChecked' | 'expiryComplete'> {
-  const { batch = BATCH, maxBatches = Infinity } = limits;
+  const { batch = BATCH, maxBatches = Infinity, maxMs = Infinity } = limits;
+  const started = performance.now();
   const db = ledger.sqlite;
   const mark = readMark(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(EXPIRY_MARK) as string | undefined);
   const head: ExpiryMark = {
@@ -160,7 +163,7 @@ export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {
       expire(ownLots(ledger, { where: 'l.expires_at IS NOT NULL AND (l.expires_at, l.rowid) > (?, ?) AND l.expires_at <= ?', then: 'ORDER BY l.expires_at, l.rowid LIMIT ?' }, ...after, now, batch)),
     );
     if (lots.length) after = [lots[lots.length - 1]!.expiresAt!, lots[lots.length - 1]!.rowid];
-  } while (lots.length === batch && ++batches < maxBatches);
+  } while (lots.length === batch && ++batches < maxBatches && performance.now() - started < maxMs);
   if (lots.length === batch) {
     // Stopped at the limit: what was seen before this run still counts as seen; the place is kept.
     save({ ...(mark ?? { at: '', entry: head.entry, remote: head.remote }), resume: after });
@@ -238,11 +241,12 @@ export function burnInactive(ledger: Ledger, days: number, now: string): Pick<Jo
 }
 
 /**
- * The jobs as the terminal runs them: slices of at most `limits.maxBatches` transactions (default
- * ten), one per step, until expiry has caught up. Each step yields that slice's report; the caller
- * may give the till its turn between steps.
+ * The jobs as the terminal runs them: slices of at most `limits.maxBatches` transactions or
+ * `limits.maxMs` (default ten, 25 ms: a slice ends with the first transaction to end past 25 ms),
+ * one per step, until expiry has caught up. Each step yields that slice's report; the caller may
+ * give the till its turn between steps.
  */
-export function* jobSlices(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits: ExpiryLimits = { maxBatches: 10 }): Generator<JobReport> {
+export function* jobSlices(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits: ExpiryLimits = { maxBatches: 10, maxMs: 25 }): Generator<JobReport> {
   for (let complete = false; !complete; ) {
     const slice = runLedgerJobs(ledger, program, now, limits);
     complete = slice.expiryComplete;

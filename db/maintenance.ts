@@ -67,9 +67,8 @@ export class Maintenance {
   }
 
   /**
-   * The ledger jobs in slices of at most ten transactions (about a third of a second on bench:jobs'
-   * 1,000,000-card ledger), giving the till its turn between slices, until expiry has caught up;
-   * one run at a time.
+   * The ledger jobs in slices (ten transactions or 25 ms, whichever comes first), giving the till
+   * its turn between slices, until expiry has caught up; one run at a time.
    */
   async runJobs(): Promise<JobReport | null> {
     if (this.jobsRunning) return null;
