@@ -16,6 +16,8 @@ export interface JobReport {
   expiryComplete: boolean;
   burnedCardholders: number;
   burnedPoints: number;
+  /** False when the burn stopped at its limit: the next run goes on after the last cardholder it looked at. */
+  burnComplete: boolean;
 }
 
 const BATCH = 500;
@@ -95,15 +97,21 @@ interface ExpiryMark {
   resume?: [string, number];
 }
 
-export interface ExpiryLimits {
+export interface JobLimits {
   /** Stop after this many transactions, saving the place (default: no limit). */
   maxBatches?: number;
   /** Or once this many milliseconds have passed, after at least one transaction (default: no limit). */
   maxMs?: number;
-  /** Lots per transaction (default 500). */
+  /** Per transaction: lots for expiry, balances rows looked at for burn (default 500). */
   batch?: number;
 }
 const EXPIRY_MARK = 'expiry_mark';
+/** The last cardholder a burn stopped at its limit looked at; none when the last burn finished. */
+const BURN_PLACE = 'burn_place';
+
+const saveSetting = (ledger: Ledger, key: string, value: string) =>
+  ledger.sqlite.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+const readSetting = (ledger: Ledger, key: string) => ledger.sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
 
 /** The mark as saved; none (so a run looks at every lot, which is always right) if it is not one. */
 function readMark(saved: string | undefined): ExpiryMark | null {
@@ -128,11 +136,11 @@ const EXPIRED_REASON = 'Срок действия баллов истёк';
  * - the lots of cardholders given points back since the last run (a return's restore, here or
  *   replicated from HQ): a lot that expired can hold points again.
  */
-export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {}): Pick<JobReport, 'expiredLots' | 'expiredPoints' | 'lotsChecked' | 'expiryComplete'> {
+export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}): Pick<JobReport, 'expiredLots' | 'expiredPoints' | 'lotsChecked' | 'expiryComplete'> {
   const { batch = BATCH, maxBatches = Infinity, maxMs = Infinity } = limits;
   const started = performance.now();
   const db = ledger.sqlite;
-  const mark = readMark(db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(EXPIRY_MARK) as string | undefined);
+  const mark = readMark(readSetting(ledger, EXPIRY_MARK));
   const head: ExpiryMark = {
     // A clock set back (after a run under a clock set forward) moves the mark back with it: lots
     // expiring in between are looked at again as the clock passes them, never skipped.
@@ -141,7 +149,7 @@ export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {
     remote: db.prepare('SELECT coalesce(max(rowid), 0) FROM remote_entries').pluck().get() as number,
   };
   const report = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false };
-  const save = (m: ExpiryMark) => db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(EXPIRY_MARK, JSON.stringify(m));
+  const save = (m: ExpiryMark) => saveSetting(ledger, EXPIRY_MARK, JSON.stringify(m));
   // Inside the transaction that writes: what is left of each lot is worked out there.
   const expire = (lots: OpenLot[]) => {
     // A lot with nothing left here may have been moved by a merge at HQ: its copy expires with it.
@@ -200,64 +208,78 @@ export function expireLots(ledger: Ledger, now: string, limits: ExpiryLimits = {
 /**
  * Earn-or-burn: a cardholder with no purchase for `days` days loses what is left of the lots this
  * terminal opened for them. The last purchase anywhere in the chain counts (HQ's replicated
- * entries carry other terminals' activity).
+ * entries carry other terminals' activity). Balances are read in cardholder order, `batch` rows
+ * per transaction, so each transaction's cost is bounded however few cardholders are due; a run
+ * stopped at its limit keeps the last cardholder it looked at, and the next run goes on after it.
  */
-export function burnInactive(ledger: Ledger, days: number, now: string): Pick<JobReport, 'burnedCardholders' | 'burnedPoints'> {
+export function burnInactive(ledger: Ledger, days: number, now: string, limits: JobLimits = {}): Pick<JobReport, 'burnedCardholders' | 'burnedPoints' | 'burnComplete'> {
+  const { batch = BATCH, maxBatches = Infinity, maxMs = Infinity } = limits;
+  const started = performance.now();
+  const db = ledger.sqlite;
   const cutoff = new Date(Date.parse(now) - days * 86_400_000).toISOString();
-  let burnedCardholders = 0;
-  let burnedPoints = 0;
+  const report = { burnedCardholders: 0, burnedPoints: 0, burnComplete: false };
   // Inactive: no purchase (here or counted from elsewhere), and no earn or redeem replicated from HQ, since the cutoff.
   const idle = (lastPurchase: string, holder: string) =>
     `coalesce(${lastPurchase}, '') < @cutoff AND NOT EXISTS (SELECT 1 FROM remote_entries r WHERE r.cardholder_id = ${holder} AND r.kind IN ('earn', 'redeem') AND r.created_at >= @cutoff)`;
-  const inactive = ledger.sqlite.prepare(
-    `SELECT b.cardholder_id FROM balances b
-     WHERE b.points > 0 AND b.cardholder_id > @after AND ${idle('b.last_purchase_at', 'b.cardholder_id')}
-     ORDER BY b.cardholder_id LIMIT @limit`,
-  );
+  // The last of the next `batch` balances rows (fewer at the end) after a cardholder: one window of the scan.
+  const windowEnd = db.prepare('SELECT max(cardholder_id) FROM (SELECT cardholder_id FROM balances WHERE cardholder_id > ? ORDER BY cardholder_id LIMIT ?)').pluck();
+  const inactive = db
+    .prepare(
+      `SELECT b.cardholder_id FROM balances b
+       WHERE b.cardholder_id > @after AND b.cardholder_id <= @end AND b.points > 0 AND ${idle('b.last_purchase_at', 'b.cardholder_id')}`,
+    )
+    .pluck();
   // Only a cardholder this terminal has known since before the cutoff (an entry of its own older).
-  const firstEntryAt = ledger.sqlite.prepare(`${holderChain('point_entries')} SELECT min(e.created_at) FROM chain JOIN point_entries e ON e.rowid = chain.r`).pluck();
+  const firstEntryAt = db.prepare(`${holderChain('point_entries')} SELECT min(e.created_at) FROM chain JOIN point_entries e ON e.rowid = chain.r`).pluck();
   // A lot HQ moved to a kept cardholder burns when that cardholder is inactive too.
-  const holderIdle = ledger.sqlite.prepare(`SELECT ${idle('(SELECT last_purchase_at FROM balances WHERE cardholder_id = @holder)', '@holder')}`).pluck();
+  const holderIdle = db.prepare(`SELECT ${idle('(SELECT last_purchase_at FROM balances WHERE cardholder_id = @holder)', '@holder')}`).pluck();
   const idleCopy = (l: OpenLot) => {
     const copy = mirroredLot(ledger, l.lotId);
     return copy && holderIdle.get({ holder: copy.cardholderId, cutoff }) ? [copy] : [];
   };
-  let after = '';
-  for (;;) {
-    const batch = inactive.pluck().all({ cutoff, after, limit: BATCH }) as string[];
-    if (!batch.length) break;
-    after = batch[batch.length - 1]!;
-    const holders = batch.filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
+  const place = readSetting(ledger, BURN_PLACE);
+  let after = place ?? '';
+  for (let batches = 0; ; ) {
+    const end = windowEnd.get(after, batch) as string | null;
+    if (end === null) break;
     ledger.atomically(() => {
+      const holders = (inactive.all({ cutoff, after, end }) as string[]).filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
       const lots = holders
         .flatMap((id) => holderLots(ledger, id))
         .flatMap((l) => (l.left > 0 ? [l] : idleCopy(l)))
         .filter((l) => l.left > 0);
-      burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
-      burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
+      report.burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
+      report.burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
     });
+    after = end;
+    if (++batches >= maxBatches || performance.now() - started >= maxMs) {
+      saveSetting(ledger, BURN_PLACE, after);
+      return report;
+    }
   }
-  return { burnedCardholders, burnedPoints };
+  if (place !== undefined) db.prepare('DELETE FROM settings WHERE key = ?').run(BURN_PLACE);
+  report.burnComplete = true;
+  return report;
 }
 
 /**
  * The jobs as the terminal runs them: slices of at most `limits.maxBatches` transactions or
  * `limits.maxMs` (default ten, 25 ms: a slice ends with the first transaction to end past 25 ms),
- * one per step, until expiry has caught up. Each step yields that slice's report; the caller may
- * give the till its turn between steps.
+ * one per step, until expiry has caught up and burn has looked at every cardholder. Each step yields
+ * that slice's report; the caller may give the till its turn between steps.
  */
-export function* jobSlices(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits: ExpiryLimits = { maxBatches: 10, maxMs: 25 }): Generator<JobReport> {
+export function* jobSlices(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits: JobLimits = { maxBatches: 10, maxMs: 25 }): Generator<JobReport> {
   for (let complete = false; !complete; ) {
     const slice = runLedgerJobs(ledger, program, now, limits);
-    complete = slice.expiryComplete;
+    complete = slice.expiryComplete && slice.burnComplete;
     yield slice;
   }
 }
 
-/** Expiry, then (once expiry has caught up) burn. */
-export function runLedgerJobs(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits?: ExpiryLimits): JobReport {
+/** Expiry, then (once expiry has caught up) burn, each within `limits`. */
+export function runLedgerJobs(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits?: JobLimits): JobReport {
   const expired = expireLots(ledger, now, limits);
   const days = program?.expiry?.burnAfterInactiveDays;
-  const burned = days && expired.expiryComplete ? burnInactive(ledger, days, now) : { burnedCardholders: 0, burnedPoints: 0 };
+  const burned = days && expired.expiryComplete ? burnInactive(ledger, days, now, limits) : { burnedCardholders: 0, burnedPoints: 0, burnComplete: !days };
   return { ...expired, ...burned };
 }

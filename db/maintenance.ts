@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, renameSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Ledger } from './ledger';
 import { backupTo, listBackups } from './open';
-import { jobSlices, type ExpiryLimits, type JobReport } from './jobs';
+import { jobSlices, type JobLimits, type JobReport } from './jobs';
 import type { Program } from '../engine';
 
 export interface MaintenanceOptions {
@@ -21,8 +21,8 @@ export interface MaintenanceOptions {
   clock: () => Date;
   onError: (what: string, e: unknown) => void;
   onJobs?: (report: JobReport) => void;
-  /** The transactions of one slice of the jobs (default: 10 of 500 lots). */
-  jobSlice?: ExpiryLimits;
+  /** The transactions of one slice of the jobs (default: 10 of 500 lots or balances rows, or 25 ms). */
+  jobSlice?: JobLimits;
 }
 
 /** Timers for the three chores; none keeps the process alive, and a failing chore is logged, not fatal. */
@@ -68,17 +68,19 @@ export class Maintenance {
 
   /**
    * The ledger jobs in slices (ten transactions or 25 ms, whichever comes first), giving the till
-   * its turn between slices, until expiry has caught up; one run at a time.
+   * its turn between slices, until expiry has caught up and burn has looked at every cardholder; one
+   * run at a time.
    */
   async runJobs(): Promise<JobReport | null> {
     if (this.jobsRunning) return null;
     this.jobsRunning = true;
     try {
-      const total: JobReport = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false, burnedCardholders: 0, burnedPoints: 0 };
+      const total: JobReport = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false, burnedCardholders: 0, burnedPoints: 0, burnComplete: false };
       for (const slice of jobSlices(this.ledger, this.opts.program(), this.opts.clock().toISOString(), this.opts.jobSlice)) {
         for (const k of ['expiredLots', 'expiredPoints', 'lotsChecked', 'burnedCardholders', 'burnedPoints'] as const) total[k] += slice[k];
         total.expiryComplete = slice.expiryComplete;
-        if (slice.expiryComplete) break;
+        total.burnComplete = slice.burnComplete;
+        if (slice.expiryComplete && slice.burnComplete) break;
         await new Promise((resolve) => setImmediate(resolve));
         if (this.stopped) break;
       }

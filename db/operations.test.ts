@@ -392,7 +392,7 @@ describe('scheduled jobs', () => {
     expect(burned.burnedCardholders).toBe(1);
     expect(ledger.balance(idle.cardholderId)).toBe(0);
     expect(ledger.balance(active.cardholderId)).toBeGreaterThan(500);
-    expect(burnInactive(ledger, 90, now)).toEqual({ burnedCardholders: 0, burnedPoints: 0 });
+    expect(burnInactive(ledger, 90, now)).toEqual({ burnedCardholders: 0, burnedPoints: 0, burnComplete: true });
     expectVerified(ledger);
     ledger.close();
   });
@@ -416,11 +416,29 @@ describe('scheduled jobs', () => {
     feed.run('r-earn', ++seq, 'other', busyKeep.cardholderId, 'earn', 30, 'r-earn', null, null, '2026-11-01T10:00:00.000Z');
     expect(ledger.balance(idleKeep.cardholderId)).toBe(500);
     const burned = burnInactive(ledger, 90, '2026-12-01T00:00:00.000Z');
-    expect(burned).toEqual({ burnedCardholders: 1, burnedPoints: 500 });
+    expect(burned).toEqual({ burnedCardholders: 1, burnedPoints: 500, burnComplete: true });
     expect(ledger.balance(idleKeep.cardholderId)).toBe(0);
     expect(ledger.balance(busyKeep.cardholderId)).toBe(530);
     expect(ledger.balance(idleDup.cardholderId)).toBe(0);
-    expect(burnInactive(ledger, 90, '2026-12-01T00:00:00.000Z')).toEqual({ burnedCardholders: 0, burnedPoints: 0 });
+    expect(burnInactive(ledger, 90, '2026-12-01T00:00:00.000Z')).toEqual({ burnedCardholders: 0, burnedPoints: 0, burnComplete: true });
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('burns in slices, each going on after the cardholder where the last one stopped', () => {
+    const ledger = tempLedger();
+    const holders = ['7789000000019', '7789000000027', '7789000000035'].map((pan, i) => enroll(ledger, pan, `+7916123456${i}`));
+    for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 200, T0);
+    const now = '2026-12-01T00:00:00.000Z';
+    // One balances row per transaction, one transaction per run: each run burns one cardholder.
+    const runs = [0, 1, 2, 3].map(() => burnInactive(ledger, 90, now, { batch: 1, maxBatches: 1 }));
+    expect(runs.map((r) => [r.burnedCardholders, r.burnComplete])).toEqual([[1, false], [1, false], [1, false], [0, true]]);
+    expect(runs.reduce((s, r) => s + r.burnedPoints, 0)).toBe(600);
+    for (const h of holders) expect(ledger.balance(h.cardholderId)).toBe(0);
+    // A time limit of 0 stops after one transaction too; a run without limits finishes.
+    for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 10, T0);
+    expect(burnInactive(ledger, 90, now, { batch: 1, maxMs: 0 })).toEqual({ burnedCardholders: 1, burnedPoints: 10, burnComplete: false });
+    expect(burnInactive(ledger, 90, now)).toEqual({ burnedCardholders: 2, burnedPoints: 20, burnComplete: true });
     expectVerified(ledger);
     ledger.close();
   });
