@@ -221,8 +221,10 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
   // Inactive: no purchase (here or counted from elsewhere), and no earn or redeem replicated from HQ, since the cutoff.
   const idle = (lastPurchase: string, holder: string) =>
     `coalesce(${lastPurchase}, '') < @cutoff AND NOT EXISTS (SELECT 1 FROM remote_entries r WHERE r.cardholder_id = ${holder} AND r.kind IN ('earn', 'redeem') AND r.created_at >= @cutoff)`;
-  // The last of the next `batch` balances rows (fewer at the end) after a cardholder: one window of the scan.
-  const windowEnd = db.prepare('SELECT max(cardholder_id) FROM (SELECT cardholder_id FROM balances WHERE cardholder_id > ? ORDER BY cardholder_id LIMIT ?)').pluck();
+  // The last of the next `batch` balances rows after a cardholder (or of those left, when fewer): one window of the scan.
+  const nth = db.prepare('SELECT cardholder_id FROM balances WHERE cardholder_id > ? ORDER BY cardholder_id LIMIT 1 OFFSET ?').pluck();
+  const last = db.prepare('SELECT max(cardholder_id) FROM balances WHERE cardholder_id > ?').pluck();
+  const windowEnd = (after: string) => (nth.get(after, batch - 1) ?? last.get(after)) as string | null;
   const inactive = db
     .prepare(
       `SELECT b.cardholder_id FROM balances b
@@ -240,17 +242,21 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
   const place = readSetting(ledger, BURN_PLACE);
   let after = place ?? '';
   for (let batches = 0; ; ) {
-    const end = windowEnd.get(after, batch) as string | null;
+    const end = windowEnd(after);
     if (end === null) break;
-    ledger.atomically(() => {
-      const holders = (inactive.all({ cutoff, after, end }) as string[]).filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
-      const lots = holders
-        .flatMap((id) => holderLots(ledger, id))
-        .flatMap((l) => (l.left > 0 ? [l] : idleCopy(l)))
-        .filter((l) => l.left > 0);
-      report.burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
-      report.burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
-    });
+    const window = { cutoff, after, end };
+    const due = () => (inactive.all(window) as string[]).filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
+    // Read first without taking the write lock (most windows have no one due), then again in the transaction that writes.
+    if (due().length) {
+      ledger.atomically(() => {
+        const lots = due()
+          .flatMap((id) => holderLots(ledger, id))
+          .flatMap((l) => (l.left > 0 ? [l] : idleCopy(l)))
+          .filter((l) => l.left > 0);
+        report.burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
+        report.burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
+      });
+    }
     after = end;
     if (++batches >= maxBatches || performance.now() - started >= maxMs) {
       saveSetting(ledger, BURN_PLACE, after);
@@ -262,23 +268,30 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
   return report;
 }
 
+/** What the jobs need of a program. */
+type JobProgram = { expiry?: { burnAfterInactiveDays?: number } };
+
 /**
  * The jobs as the terminal runs them: slices of at most `limits.maxBatches` transactions or
  * `limits.maxMs` (default ten, 25 ms: a slice ends with the first transaction to end past 25 ms),
  * one per step, until expiry has caught up and burn has looked at every cardholder. Each step yields
  * that slice's report; the caller may give the till its turn between steps.
  */
-export function* jobSlices(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits: JobLimits = { maxBatches: 10, maxMs: 25 }): Generator<JobReport> {
-  for (let complete = false; !complete; ) {
-    const slice = runLedgerJobs(ledger, program, now, limits);
-    complete = slice.expiryComplete && slice.burnComplete;
-    yield slice;
+export function* jobSlices(ledger: Ledger, program: JobProgram | null, now: string, limits: JobLimits = { maxBatches: 10, maxMs: 25 }): Generator<JobReport> {
+  for (let report: JobReport | null = null; !(report?.expiryComplete && report.burnComplete); ) {
+    // Once expiry has caught up, the slices after it go on with burn alone.
+    report = slice(ledger, program, now, limits, report?.expiryComplete ?? false);
+    yield report;
   }
 }
 
-/** Expiry, then (once expiry has caught up) burn, each within `limits`. */
-export function runLedgerJobs(ledger: Ledger, program: { expiry?: { burnAfterInactiveDays?: number } } | null, now: string, limits?: JobLimits): JobReport {
-  const expired = expireLots(ledger, now, limits);
+/** Expiry, then (once expiry has caught up) burn, with no limits: what `loyalty jobs run` does. */
+export function runLedgerJobs(ledger: Ledger, program: JobProgram | null, now: string): JobReport {
+  return slice(ledger, program, now, {}, false);
+}
+
+function slice(ledger: Ledger, program: JobProgram | null, now: string, limits: JobLimits, expiryDone: boolean): JobReport {
+  const expired = expiryDone ? { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: true } : expireLots(ledger, now, limits);
   const days = program?.expiry?.burnAfterInactiveDays;
   const burned = days && expired.expiryComplete ? burnInactive(ledger, days, now, limits) : { burnedCardholders: 0, burnedPoints: 0, burnComplete: !days };
   return { ...expired, ...burned };
