@@ -98,7 +98,7 @@ interface ExpiryMark {
 }
 
 export interface JobLimits {
-  /** Stop after this many transactions, saving the place (default: no limit). */
+  /** Stop after this many transactions (burn: windows of `batch` balances rows), saving the place (default: no limit). */
   maxBatches?: number;
   /** Or once this many milliseconds have passed, after at least one transaction (default: no limit). */
   maxMs?: number;
@@ -208,9 +208,10 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
 /**
  * Earn-or-burn: a cardholder with no purchase for `days` days loses what is left of the lots this
  * terminal opened for them. The last purchase anywhere in the chain counts (HQ's replicated
- * entries carry other terminals' activity). Balances are read in cardholder order, `batch` rows
- * per transaction, so each transaction's cost is bounded however few cardholders are due; a run
- * stopped at its limit keeps the last cardholder it looked at, and the next run goes on after it.
+ * entries carry other terminals' activity). Balances are read in cardholder order, in windows of
+ * `batch` rows (a transaction for each window with someone due), so each step's cost is bounded
+ * however few cardholders are due; a run stopped at its limit keeps the last cardholder it looked
+ * at, and the next run goes on after it.
  */
 export function burnInactive(ledger: Ledger, days: number, now: string, limits: JobLimits = {}): Pick<JobReport, 'burnedCardholders' | 'burnedPoints' | 'burnComplete'> {
   const { batch = BATCH, maxBatches = Infinity, maxMs = Infinity } = limits;
@@ -244,8 +245,8 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
   for (let batches = 0; ; ) {
     const end = windowEnd(after);
     if (end === null) break;
-    const window = { cutoff, after, end };
-    const due = () => (inactive.all(window) as string[]).filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
+    const range = { cutoff, after, end };
+    const due = () => (inactive.all(range) as string[]).filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
     // Read first without taking the write lock (most windows have no one due), then again in the transaction that writes.
     if (due().length) {
       ledger.atomically(() => {
