@@ -39,7 +39,8 @@ ledger.atomically = ((fn: () => unknown) => {
 }) as typeof ledger.atomically;
 
 // As the terminal runs them (db/maintenance.ts): slices of ten transactions or 25 ms until expiry
-// has caught up; the till is served between slices, so its longest wait is the longest slice.
+// has caught up and burn has looked at every balance; the till is served between slices, so its
+// longest wait is the longest slice.
 function run(name: string, now: string) {
   longest = 0;
   const total = { expiredLots: 0, lotsChecked: 0, burnedCardholders: 0 };
