@@ -430,12 +430,12 @@ describe('scheduled jobs', () => {
     const holders = ['7789000000019', '7789000000027', '7789000000035'].map((pan, i) => enroll(ledger, pan, `+7916123456${i}`));
     for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 200, T0);
     const now = '2026-12-01T00:00:00.000Z';
-    // One balances row per transaction, one transaction per run: each run burns one cardholder.
+    // One balances row per window, one window per run: each run burns one cardholder.
     const runs = [0, 1, 2, 3].map(() => burnInactive(ledger, 90, now, { batch: 1, maxBatches: 1 }));
     expect(runs.map((r) => [r.burnedCardholders, r.burnComplete])).toEqual([[1, false], [1, false], [1, false], [0, true]]);
     expect(runs.reduce((s, r) => s + r.burnedPoints, 0)).toBe(600);
     for (const h of holders) expect(ledger.balance(h.cardholderId)).toBe(0);
-    // A time limit of 0 stops after one transaction too; a run without limits finishes.
+    // A time limit of 0 stops after one window too; a run without limits finishes.
     for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 10, T0);
     expect(burnInactive(ledger, 90, now, { batch: 1, maxMs: 0 })).toEqual({ burnedCardholders: 1, burnedPoints: 10, burnComplete: false });
     expect(burnInactive(ledger, 90, now)).toEqual({ burnedCardholders: 2, burnedPoints: 20, burnComplete: true });
