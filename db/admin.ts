@@ -242,15 +242,14 @@ const LOCK_MS = 5 * 60_000;
 
 /** Wrong PINs in a row and the lock they set, kept in the ledger: restarting the app does not reset them. */
 function pinFailures(ledger: Ledger): { count: number; lockedUntil: number } {
-  const get = (key: string) => Number((ledger.sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined) ?? 0);
+  const get = (key: string) => Number(ledger.setting(key) ?? 0);
   return { count: get('pin_failures'), lockedUntil: get('pin_locked_until') };
 }
 
 function savePinFailures(ledger: Ledger, f: { count: number; lockedUntil: number }) {
-  const put = ledger.sqlite.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
   ledger.atomically(() => {
-    put.run('pin_failures', String(f.count));
-    put.run('pin_locked_until', String(f.lockedUntil));
+    ledger.saveSetting('pin_failures', String(f.count));
+    ledger.saveSetting('pin_locked_until', String(f.lockedUntil));
   });
 }
 

@@ -102,16 +102,12 @@ export interface JobLimits {
   maxBatches?: number;
   /** Or once this many milliseconds have passed, after at least one transaction (default: no limit). */
   maxMs?: number;
-  /** Per transaction: lots for expiry, balances rows looked at for burn (default 500). */
+  /** Lots per transaction for expiry; balances rows per window for burn (default 500). */
   batch?: number;
 }
 const EXPIRY_MARK = 'expiry_mark';
 /** The last cardholder a burn stopped at its limit looked at; none when the last burn finished. */
 const BURN_PLACE = 'burn_place';
-
-const saveSetting = (ledger: Ledger, key: string, value: string) =>
-  ledger.sqlite.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
-const readSetting = (ledger: Ledger, key: string) => ledger.sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
 
 /** The mark as saved; none (so a run looks at every lot, which is always right) if it is not one. */
 function readMark(saved: string | undefined): ExpiryMark | null {
@@ -140,7 +136,7 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
   const { batch = BATCH, maxBatches = Infinity, maxMs = Infinity } = limits;
   const started = performance.now();
   const db = ledger.sqlite;
-  const mark = readMark(readSetting(ledger, EXPIRY_MARK));
+  const mark = readMark(ledger.setting(EXPIRY_MARK));
   const head: ExpiryMark = {
     // A clock set back (after a run under a clock set forward) moves the mark back with it: lots
     // expiring in between are looked at again as the clock passes them, never skipped.
@@ -149,7 +145,7 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
     remote: db.prepare('SELECT coalesce(max(rowid), 0) FROM remote_entries').pluck().get() as number,
   };
   const report = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false };
-  const save = (m: ExpiryMark) => saveSetting(ledger, EXPIRY_MARK, JSON.stringify(m));
+  const save = (m: ExpiryMark) => ledger.saveSetting(EXPIRY_MARK, JSON.stringify(m));
   // Inside the transaction that writes: what is left of each lot is worked out there.
   const expire = (lots: OpenLot[]) => {
     // A lot with nothing left here may have been moved by a merge at HQ: its copy expires with it.
@@ -240,17 +236,17 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
     const copy = mirroredLot(ledger, l.lotId);
     return copy && holderIdle.get({ holder: copy.cardholderId, cutoff }) ? [copy] : [];
   };
-  const place = readSetting(ledger, BURN_PLACE);
+  const place = ledger.setting(BURN_PLACE);
   let after = place ?? '';
   for (let batches = 0; ; ) {
     const end = windowEnd(after);
     if (end === null) break;
     const range = { cutoff, after, end };
-    const due = () => (inactive.all(range) as string[]).filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff);
-    // Read first without taking the write lock (most windows have no one due), then again in the transaction that writes.
-    if (due().length) {
+    // Looked at first without taking the write lock (most windows have no one due), then again in the transaction that writes.
+    if (inactive.get(range) !== undefined) {
       ledger.atomically(() => {
-        const lots = due()
+        const lots = (inactive.all(range) as string[])
+          .filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff)
           .flatMap((id) => holderLots(ledger, id))
           .flatMap((l) => (l.left > 0 ? [l] : idleCopy(l)))
           .filter((l) => l.left > 0);
@@ -260,11 +256,11 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
     }
     after = end;
     if (++batches >= maxBatches || performance.now() - started >= maxMs) {
-      saveSetting(ledger, BURN_PLACE, after);
+      ledger.saveSetting(BURN_PLACE, after);
       return report;
     }
   }
-  if (place !== undefined) db.prepare('DELETE FROM settings WHERE key = ?').run(BURN_PLACE);
+  if (place !== undefined) ledger.saveSetting(BURN_PLACE, null);
   report.burnComplete = true;
   return report;
 }

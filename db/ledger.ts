@@ -369,6 +369,17 @@ export class Ledger {
     return id;
   }
 
+  /** @internal A value kept in `settings` (the jobs' places, the PIN lock), if any. */
+  setting(key: string): string | undefined {
+    return this.sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+  }
+
+  /** @internal Keeps a value in `settings`, or removes it (null). */
+  saveSetting(key: string, value: string | null) {
+    if (value === null) this.sqlite.prepare('DELETE FROM settings WHERE key = ?').run(key);
+    else this.sqlite.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
   /** @internal The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction. */
   appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
     const seq = (this.stmts.lastOutboxSeq.get() as number) + 1;
