@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FIND_CARD, Ledger } from './ledger';
+import { adjustPoints } from './admin';
+import { SyncStore } from '../sync/store';
 import type { PricedBasket } from '../engine';
 
 const dirs: string[] = [];
@@ -49,6 +51,73 @@ describe('ledger', () => {
     expect(ledger.lots(card.cardholderId).map((l) => l.points).sort()).toEqual([4, 8]);
     const report = ledger.verify();
     expect(report).toMatchObject({ ok: true, receipts: 2, pointEntries: 3 });
+    ledger.close();
+  });
+
+  it('keeps a cardholder\'s lots read until an entry of theirs is written: here, by another connection, from HQ\'s feed', () => {
+    const path = tempDb();
+    new Ledger({ path }).close();
+    // The file is open elsewhere as the till starts (the admin CLI), so the till shares it.
+    const elsewhere = new Database(path);
+    elsewhere.prepare('SELECT count(*) FROM settings').get();
+    const ledger = new Ledger({ path });
+    const card = enrolled(ledger);
+    const other = enrolled(ledger, '7789000000027');
+    ledger.commitSale({ card, priced: priced(), now });
+    const points = () => ledger.lots(card.cardholderId).map((l) => l.points).sort((a, b) => a - b);
+    const first = ledger.lots(card.cardholderId);
+    expect(ledger.lots(card.cardholderId)).toBe(first); // kept: no entry of theirs since
+    expect(() => ((first[0] as { points: number }).points = 1000)).toThrow(TypeError); // and no caller can change it
+    ledger.commitSale({ card: other, priced: priced(), now });
+    expect(ledger.lots(card.cardholderId)).toBe(first); // another cardholder's sale changes nothing here
+
+    ledger.commitSale({ card, priced: priced({ pointsEarned: 4 }), now });
+    expect(points()).toEqual([4, 9]);
+
+    // A manual adjustment by another connection to the same file (the admin CLI beside the till).
+    const admin = new Ledger({ path });
+    adjustPoints(admin, { userId: 'admin', reason: 'goodwill' }, card.cardholderId, 50, now);
+    admin.close();
+    elsewhere.close();
+    expect(points()).toEqual([4, 9, 50]);
+
+    // Points another terminal gave, from HQ's feed.
+    new SyncStore(ledger).applyPull({
+      cursor: 1,
+      more: false,
+      cards: [],
+      entries: [{ hqSeq: 1, id: 'remote-1', terminalId: 'other-terminal', cardholderId: card.cardholderId, kind: 'earn', points: 7, lotId: 'remote-1', activatesAt: now, expiresAt: null, createdAt: now }],
+    });
+    expect(points()).toEqual([4, 7, 9, 50]);
+
+    // Read inside a transaction that is then rolled back: what it wrote is not kept.
+    expect(() =>
+      ledger.atomically(() => {
+        ledger.appendEntries([{ cardholderId: card.cardholderId, kind: 'adjust', points: 100, reason: 'rolled back' }], now);
+        expect(points()).toContain(100);
+        throw new Error('roll back');
+      }),
+    ).toThrow('roll back');
+    ledger.commitSale({ card, priced: priced({ pointsEarned: 3 }), now }); // takes the rolled-back entry's rowid
+    expect(points()).toEqual([3, 4, 7, 9, 50]);
+    expect(ledger.verify().problems).toEqual([]);
+    ledger.close();
+  });
+
+  it('shares its file with a process that had it open first, and chains its rows after that process\'s', () => {
+    const path = tempDb();
+    new Ledger({ path }).close();
+    const elsewhere = new Database(path);
+    elsewhere.prepare('SELECT count(*) FROM settings').get();
+    const ledger = new Ledger({ path }); // cannot hold the file: it shares it
+    const card = enrolled(ledger);
+    ledger.commitSale({ card, priced: priced(), now });
+    const admin = new Ledger({ path });
+    adjustPoints(admin, { userId: 'admin', reason: 'goodwill' }, card.cardholderId, 50, now);
+    admin.close();
+    elsewhere.close();
+    ledger.commitSale({ card, priced: priced(), now });
+    expect(ledger.verify()).toMatchObject({ ok: true, problems: [], receipts: 2, pointEntries: 3 });
     ledger.close();
   });
 

@@ -147,6 +147,9 @@ const receiptRow = (number: string) => Number(number.slice(number.lastIndexOf('-
 /** @internal A card with what the till needs of its holder, in CardRecord's field order, from the
  *  card's row alone: it carries copies of its holder's sealed profile, enrolment date and phone
  *  index (migration 0009). */
+/** How many cardholders' lots a ledger keeps read (a till prices one customer at a time). */
+const LOTS_KEPT = 16;
+
 export const FIND_CARD = 'SELECT id, number, chip_uid, status, cardholder_id, holder_pii, holder_enrolled_at FROM cards';
 
 export class Ledger {
@@ -164,6 +167,11 @@ export class Ledger {
   private readonly stmts;
   /** One transaction wrapper for every write (building one per sale costs more than a B-tree insert). */
   private readonly inTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Whether this connection holds its file alone: else another process (a `loyalty` command
+   *  that had it open first) may write it between our transactions. */
+  private holdsFile = false;
+  /** The lots of the cardholders read lately, with the heads of their entries they were read at. */
+  private readonly lotsRead = new Map<string, { lastEntry: number | null; remoteMark: number | null; lots: readonly PointLot[] }>();
 
   constructor(opts: LedgerOptions) {
     const { sqlite, orm, integrityDeferred } = openDatabase({ path: opts.path });
@@ -173,9 +181,9 @@ export class Ledger {
       this.integrity = { status: 'checking' };
       this.integrityChecked = quickCheckInBackground(opts.path).then((result) => {
         this.integrity = result === 'ok' ? { status: 'ok' } : { status: 'failed', message: `The ledger failed its integrity check (${result}). Restore the latest backup (see README).` };
-        if (result === 'ok' && sqlite.open) holdExclusively(sqlite);
+        if (result === 'ok' && sqlite.open) this.holdsFile = holdExclusively(sqlite);
       });
-    } else if (opts.path !== ':memory:') holdExclusively(sqlite);
+    } else this.holdsFile = opts.path === ':memory:' || holdExclusively(sqlite);
     const keyFile = opts.keyFile ?? (opts.path === ':memory:' ? undefined : `${opts.path}.key`);
     this.keys = piiKeys(keyFile ? loadOrCreateKeyFile(keyFile) : Buffer.alloc(32, 7));
     const setting = sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck();
@@ -232,6 +240,7 @@ export class Ledger {
       ),
       insertSearch: sqlite.prepare('INSERT INTO cardholder_search (tokens, cardholder_id) VALUES (?, ?)'),
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
+      remoteMark: sqlite.prepare('SELECT max(rowid) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
       // The sale's writes bind positional parameters: binding by name looks every name up on the
       // object through V8's slow path, which cost a sale about as much as the inserts themselves.
@@ -264,11 +273,23 @@ export class Ledger {
       useAllowance: sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?'),
       insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)'),
       lastOutboxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
+      // Both tables are append-only and written in chain order, so each one's last row by rowid
+      // is its newest link (no chain_seq index to keep up on every sale).
+      chainHead: sqlite.prepare(
+        `SELECT chain_seq AS seq, hash FROM (
+           SELECT * FROM (SELECT chain_seq, hash FROM receipts ORDER BY rowid DESC LIMIT 1)
+           UNION ALL SELECT * FROM (SELECT chain_seq, hash FROM point_entries ORDER BY rowid DESC LIMIT 1)
+         ) ORDER BY chain_seq DESC LIMIT 1`,
+      ),
       lastReceiptNumber: sqlite.prepare('SELECT number FROM receipts ORDER BY rowid DESC LIMIT 1').pluck(),
       counter: sqlite.prepare("INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value").pluck(),
     };
     this.chain = this.loadChainHead();
-    this.inTransaction = sqlite.transaction((fn: () => unknown) => fn());
+    this.inTransaction = sqlite.transaction((fn: () => unknown) => {
+      // Sharing the file, the chain may have grown elsewhere since: link after its newest row.
+      if (!this.holdsFile) this.chain = this.loadChainHead();
+      return fn();
+    });
   }
 
   close() {
@@ -288,17 +309,7 @@ export class Ledger {
   }
 
   private loadChainHead(): { seq: number; hash: string } {
-    const head = this.sqlite
-      .prepare(
-        // Both tables are append-only and written in chain order, so each one's last row by rowid
-        // is its newest link (no chain_seq index to keep up on every sale).
-        `SELECT chain_seq AS seq, hash FROM (
-           SELECT * FROM (SELECT chain_seq, hash FROM receipts ORDER BY rowid DESC LIMIT 1)
-           UNION ALL SELECT * FROM (SELECT chain_seq, hash FROM point_entries ORDER BY rowid DESC LIMIT 1)
-         ) ORDER BY chain_seq DESC LIMIT 1`,
-      )
-      .get() as { seq: number; hash: string } | undefined;
-    return head ?? { seq: 0, hash: GENESIS_HASH };
+    return (this.stmts.chainHead.get() as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
   }
 
   /** Links a row built for it into the terminal's chain: gives it its chainSeq, prevHash and hash
@@ -458,9 +469,31 @@ export class Ledger {
 
   // ---- balances ---------------------------------------------------------------------------
 
-  /** Lots with what is left of them: a lot is a credit entry; draws and restores name its id.
-   *  The terminal's own entries and those replicated from HQ (other terminals') both count. */
-  lots(cardholderId: string): PointLot[] {
+  /**
+   * Lots with what is left of them: a lot is a credit entry; draws and restores name its id.
+   * The terminal's own entries and those replicated from HQ (other terminals') both count.
+   *
+   * A swipe reads them, and so does every pricing after it: each basket change and the checkout
+   * just before the commit. Both tables are append-only, so the lots are the same until the
+   * cardholder's newest own entry (its list's head) or newest replicated one changes: the last
+   * few cardholders' lots are kept with those two marks and read again only when one moves.
+   * Inside a transaction they are always read afresh (what it wrote may yet be rolled back).
+   */
+  lots(cardholderId: string): readonly PointLot[] {
+    if (this.sqlite.inTransaction) return this.readLots(cardholderId);
+    const lastEntry = this.heads(cardholderId).lastEntry;
+    const remoteMark = (this.stmts.remoteMark.get(cardholderId) as number | null) ?? null;
+    const kept = this.lotsRead.get(cardholderId);
+    if (kept && kept.lastEntry === lastEntry && kept.remoteMark === remoteMark) return kept.lots;
+    const lots = this.readLots(cardholderId);
+    for (const l of lots) Object.freeze(l);
+    this.lotsRead.delete(cardholderId);
+    if (this.lotsRead.size >= LOTS_KEPT) this.lotsRead.delete(this.lotsRead.keys().next().value!);
+    this.lotsRead.set(cardholderId, { lastEntry, remoteMark, lots: Object.freeze(lots) });
+    return lots;
+  }
+
+  private readLots(cardholderId: string): PointLot[] {
     const entries = [...(this.stmts.ownLotEntries.all(cardholderId) as LotEntry[]), ...(this.stmts.remoteLotEntries.all(cardholderId) as LotEntry[])];
     const lots = new Map<string, PointLot>();
     const asLot = ([id, , points, createdAt, activatesAt, expiresAt]: LotEntry): PointLot => ({ lotId: id, points, earnedAt: createdAt, activatesAt: activatesAt ?? createdAt, expiresAt });

@@ -94,16 +94,19 @@ export function openDatabase(opts: OpenOptions): { sqlite: Database.Database; or
  * exclusive locking mode). Every statement outside a transaction otherwise opens and closes a read
  * transaction with file-lock system calls, which cost a card lookup more than its B-tree search,
  * and no other process can write the ledger behind the till's back. Another process that has the
- * file open (a `loyalty` command, say) leaves it shared as before: nothing waits for it.
+ * file open (a `loyalty` command, say) leaves it shared as before: nothing waits for it. Returns
+ * whether it holds the file.
  */
-export function holdExclusively(sqlite: Database.Database): void {
+export function holdExclusively(sqlite: Database.Database): boolean {
   const timeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
   sqlite.pragma('busy_timeout = 0');
   sqlite.pragma('locking_mode = EXCLUSIVE');
   try {
     sqlite.exec('BEGIN IMMEDIATE; COMMIT'); // the lock is taken by the first write transaction
+    return true;
   } catch {
     sqlite.pragma('locking_mode = NORMAL');
+    return false;
   } finally {
     sqlite.pragma(`busy_timeout = ${timeout}`);
   }

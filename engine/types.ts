@@ -40,7 +40,7 @@ export interface HolderAttributes {
 }
 
 export interface CardState {
-  lots: PointLot[];
+  lots: readonly PointLot[];
   /** Paid amount of all earlier purchases, kopecks. */
   lifetimeSpend: Kopecks;
   /** Number of earlier purchases. */
