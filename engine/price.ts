@@ -4,7 +4,7 @@
 import { conditionHolds, excluded, inScope, type Context } from './conditions';
 import { allocate, formatPercent, formatRub, mulDiv, percentOf, pointsEn, pointsRu, toBp } from './money';
 import type { Discount, Program, Scope } from './program';
-import { addDays, isListedDate, localDate, nearBirthday } from './time';
+import { addDays, isListedDate, isoBefore, localDate, nearBirthday } from './time';
 import type { Basket, BasketLine, Bp, CardState, EarnLot, PricedBasket, PricedLine, Reason } from './types';
 
 export interface PriceOptions {
@@ -212,10 +212,7 @@ function redeem(ctx: Context, card: CardState, lines: PricedLine[], requested: n
   const { program, now } = ctx;
   const rules = program.redeem;
   if (!rules) return { maxPoints: 0, fromLots: [] };
-  const t = Date.parse(now);
-  const usableLots = card.lots
-    .filter((l) => l.points > 0 && Date.parse(l.activatesAt) <= t && (l.expiresAt === null || Date.parse(l.expiresAt) > t))
-    .sort((a, b) => a.earnedAt.localeCompare(b.earnedAt) || a.activatesAt.localeCompare(b.activatesAt) || a.lotId.localeCompare(b.lotId));
+  const usableLots = card.lots.filter((l) => l.points > 0 && isoBefore(l.activatesAt, now, true) && (l.expiresAt === null || isoBefore(now, l.expiresAt)));
   const balance = card.lots.reduce((s, l) => s + l.points, 0);
   const available = Math.max(0, Math.min(usableLots.reduce((s, l) => s + l.points, 0), balance));
   const refuse = (reason: Reason) => {
@@ -264,6 +261,8 @@ function redeem(ctx: Context, card: CardState, lines: PricedLine[], requested: n
     l.pointsRedeemed = pointsPerLine[i]!;
     if (l.redeem > 0) l.reasons.push({ code: 'redeem', ru: `Оплачено баллами: ${l.pointsRedeemed}`, en: `Paid with points: ${l.pointsRedeemed}`, kopecks: l.redeem, points: -l.pointsRedeemed });
   });
+  // Drawn oldest first (FIFO); put in that order only when points are spent.
+  usableLots.sort((a, b) => a.earnedAt.localeCompare(b.earnedAt) || a.activatesAt.localeCompare(b.activatesAt) || a.lotId.localeCompare(b.lotId));
   const fromLots: { lotId: string; points: number }[] = [];
   for (const lot of usableLots) {
     if (points <= 0) break;

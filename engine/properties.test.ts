@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { allocate, priceBasket, priceReturn, validateProgram, type Basket, type CardState, type Program } from './index';
+import { isoBefore } from './time';
 
 const variants = [
   { stacking: 'additive', limits: { maxLineDiscountPercent: 30, maxReceiptDiscountPercent: 25 }, earn: { mode: 'percent', percent: 5 }, redeem: { minBalance: 10, maxSharePercent: 30 } },
@@ -42,6 +43,23 @@ const cardArb: fc.Arbitrary<CardState> = fc.record({
 const NOW = '2026-11-22T10:00:00Z';
 
 describe('engine properties', () => {
+  it('isoBefore: the order of the times, whether compared as text (toISOString\'s form) or parsed', () => {
+    // Three spellings of one time: toISOString's, without milliseconds, at UTC+03:00.
+    const forms = [
+      (t: number) => new Date(t).toISOString(),
+      (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      (t: number) => new Date(t + 3 * 3_600_000).toISOString().replace('Z', '+03:00'),
+    ];
+    const time = fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2090, 0, 1) }).map((t) => t - (t % 1000)); // whole seconds: every form can spell them
+    fc.assert(
+      fc.property(time, fc.oneof(time, fc.constant(Date.UTC(2026, 10, 22))), fc.nat(2), fc.nat(2), fc.boolean(), (a, b, fa, fb, orSame) => {
+        expect(isoBefore(forms[fa]!(a), forms[fb]!(b), orSame)).toBe(orSame ? a <= b : a < b);
+        expect(isoBefore(forms[fa]!(a), forms[fb]!(a), orSame)).toBe(orSame);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('allocate: parts add up exactly, follow the weights within one unit, respect caps', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 1_000_000 }), { minLength: 1, maxLength: 20 }), fc.nat(), (weights, seed) => {

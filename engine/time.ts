@@ -20,6 +20,19 @@ export function addDays(iso: string, days: number): string {
   return new Date(Date.parse(iso) + days * DAY).toISOString();
 }
 
+/** Whether time `a` is earlier than `b` (`orSame`: or the same). Two times in toISOString's own
+ *  form (UTC with milliseconds: every time the ledger writes) compare as text, unparsed; a frequent
+ *  customer has hundreds of lots to check at each pricing. Any other form is parsed. */
+export function isoBefore(a: string, b: string, orSame = false): boolean {
+  if (isIsoUtc(a) && isIsoUtc(b)) return orSame ? a <= b : a < b;
+  return orSame ? Date.parse(a) <= Date.parse(b) : Date.parse(a) < Date.parse(b);
+}
+
+/** `YYYY-MM-DDTHH:mm:ss.sssZ`, told by its length and its T and Z. */
+function isIsoUtc(s: string): boolean {
+  return s.length === 24 && s.charCodeAt(10) === 84 && s.charCodeAt(23) === 90;
+}
+
 export function daysBetween(fromIso: string, toIso: string): number {
   return Math.floor((Date.parse(toIso) - Date.parse(fromIso)) / DAY);
 }
