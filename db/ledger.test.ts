@@ -54,7 +54,7 @@ describe('ledger', () => {
     ledger.close();
   });
 
-  it('keeps a cardholder\'s lots read until an entry of theirs is written: here, by another connection, from HQ\'s feed', () => {
+  it('keeps a cardholder\'s lots until an entry of theirs is written (here, by another process, from HQ\'s feed), never what a rolled-back transaction read', () => {
     const path = tempDb();
     new Ledger({ path }).close();
     // The file is open elsewhere as the till starts (the admin CLI), so the till shares it.

@@ -144,12 +144,12 @@ function follow(id: string, next: (id: string) => string | null | undefined): st
 /** The n of receipt number `CODE-n`, which is also its row (NaN for text that is not a number). */
 const receiptRow = (number: string) => Number(number.slice(number.lastIndexOf('-') + 1));
 
-/** @internal A card with what the till needs of its holder, in CardRecord's field order, from the
- *  card's row alone: it carries copies of its holder's sealed profile, enrolment date and phone
- *  index (migration 0009). */
 /** How many cardholders' lots a ledger keeps read (a till prices one customer at a time). */
 const LOTS_KEPT = 16;
 
+/** @internal A card with what the till needs of its holder, in CardRecord's field order, from the
+ *  card's row alone: it carries copies of its holder's sealed profile, enrolment date and phone
+ *  index (migration 0009). */
 export const FIND_CARD = 'SELECT id, number, chip_uid, status, cardholder_id, holder_pii, holder_enrolled_at FROM cards';
 
 export class Ledger {
