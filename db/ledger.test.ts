@@ -38,6 +38,15 @@ function enrolled(ledger: Ledger, number = '7789000000019') {
   return ledger.enroll({ holder: { surname: 'Иванова', firstName: 'Мария', phone: '8 (916) 123-45-67', email: 'maria@example.ru' }, cardNumber: number, now, consentPd: true })!;
 }
 
+/** A ledger whose file another process had open first (the admin CLI): it cannot hold the file, so it shares it. */
+function sharedLedger() {
+  const path = tempDb();
+  new Ledger({ path }).close();
+  const elsewhere = new Database(path);
+  elsewhere.prepare('SELECT count(*) FROM settings').get();
+  return { path, ledger: new Ledger({ path }), elsewhere };
+}
+
 describe('ledger', () => {
   it('commits a sale as receipt + lines + entries + outbox row and keeps the balance equal to the entries', () => {
     const ledger = new Ledger({ path: tempDb() });
@@ -55,12 +64,7 @@ describe('ledger', () => {
   });
 
   it('keeps a cardholder\'s lots until an entry of theirs is written (here, by another process, from HQ\'s feed), never what a rolled-back transaction read', () => {
-    const path = tempDb();
-    new Ledger({ path }).close();
-    // The file is open elsewhere as the till starts (the admin CLI), so the till shares it.
-    const elsewhere = new Database(path);
-    elsewhere.prepare('SELECT count(*) FROM settings').get();
-    const ledger = new Ledger({ path });
+    const { path, ledger, elsewhere } = sharedLedger();
     const card = enrolled(ledger);
     const other = enrolled(ledger, '7789000000027');
     ledger.commitSale({ card, priced: priced(), now });
@@ -105,11 +109,7 @@ describe('ledger', () => {
   });
 
   it('shares its file with a process that had it open first, and chains its rows after that process\'s', () => {
-    const path = tempDb();
-    new Ledger({ path }).close();
-    const elsewhere = new Database(path);
-    elsewhere.prepare('SELECT count(*) FROM settings').get();
-    const ledger = new Ledger({ path }); // cannot hold the file: it shares it
+    const { path, ledger, elsewhere } = sharedLedger();
     const card = enrolled(ledger);
     ledger.commitSale({ card, priced: priced(), now });
     const admin = new Ledger({ path });
