@@ -170,6 +170,7 @@ export class Ledger {
   /** Whether this connection holds its file alone: else another process (a `loyalty` command
    *  that had it open first) may write it between our transactions. */
   private holdsFile = false;
+  private readonly settingValue: Database.Statement;
   /** The lots of the cardholders read lately, with the heads of their entries they were read at. */
   private readonly lotsRead = new Map<string, { lastEntry: number | null; remoteMark: number | null; lots: readonly PointLot[] }>();
 
@@ -186,16 +187,16 @@ export class Ledger {
     } else this.holdsFile = opts.path === ':memory:' || holdExclusively(sqlite);
     const keyFile = opts.keyFile ?? (opts.path === ':memory:' ? undefined : `${opts.path}.key`);
     this.keys = piiKeys(keyFile ? loadOrCreateKeyFile(keyFile) : Buffer.alloc(32, 7));
-    const setting = sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck();
+    this.settingValue = sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck();
     const put = sqlite.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING');
     // A terminal's identity is born with its ledger: ids it mints are prefixed/ordered by it.
     const id = uuidv7();
     put.run('terminal_id', id);
     put.run('terminal_code', id.replace(/-/g, '').slice(-6).toUpperCase());
     put.run('store_id', opts.storeId ?? 'store-1');
-    this.terminalId = setting.get('terminal_id') as string;
-    this.terminalCode = setting.get('terminal_code') as string;
-    this.storeId = setting.get('store_id') as string;
+    this.terminalId = this.setting('terminal_id')!;
+    this.terminalCode = this.setting('terminal_code')!;
+    this.storeId = this.setting('store_id')!;
     this.stmts = {
       cardByNumber: sqlite.prepare('SELECT * FROM cards WHERE number = ?'),
       holderById: sqlite.prepare('SELECT * FROM cardholders WHERE id = ?'),
@@ -382,7 +383,7 @@ export class Ledger {
 
   /** @internal A value kept in `settings` (the jobs' places, the PIN lock), if any. */
   setting(key: string): string | undefined {
-    return this.sqlite.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+    return this.settingValue.get(key) as string | undefined;
   }
 
   /** @internal Keeps a value in `settings`, or removes it (null). */
@@ -480,8 +481,12 @@ export class Ledger {
    * Inside a transaction they are always read afresh (what it wrote may yet be rolled back).
    */
   lots(cardholderId: string): readonly PointLot[] {
+    return this.keptLots(cardholderId, this.heads(cardholderId).lastEntry);
+  }
+
+  /** The lots, given the head of the cardholder's own entries (a caller that read their balance row has it). */
+  private keptLots(cardholderId: string, lastEntry: number | null): readonly PointLot[] {
     if (this.sqlite.inTransaction) return this.readLots(cardholderId);
-    const lastEntry = this.heads(cardholderId).lastEntry;
     const remoteMark = (this.stmts.remoteMark.get(cardholderId) as number | null) ?? null;
     const kept = this.lotsRead.get(cardholderId);
     if (kept && kept.lastEntry === lastEntry && kept.remoteMark === remoteMark) return kept.lots;
@@ -525,7 +530,7 @@ export class Ledger {
     const b = this.stmts.balance.get(card.cardholderId) as Row | undefined;
     const h = card.holder;
     return {
-      lots: this.lots(card.cardholderId),
+      lots: this.keptLots(card.cardholderId, (b?.last_entry as number | null | undefined) ?? null),
       lifetimeSpend: (b?.lifetime_spend as number | undefined) ?? 0,
       purchaseCount: (b?.purchase_count as number | undefined) ?? 0,
       firstPurchase: !b || (b.purchase_count as number) === 0,
