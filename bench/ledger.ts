@@ -121,12 +121,22 @@ async function main() {
     return { bareMs, saleMs };
   };
   const { bareMs, saleMs } = commitPairs(300);
+  // What this machine's disk charges for the pages alone: a transaction of one-row inserts into
+  // eight tables writes eight pages, as many as the median sale (sale_wal_frames below), with next
+  // to no work. On a disk whose fsync costs more per page the ratio rises with no change in the sale.
+  for (let t = 0; t < 8; t++) ledger.sqlite.exec(`CREATE TABLE IF NOT EXISTS bench_page_${t} (id INTEGER PRIMARY KEY, v TEXT)`);
+  const pageInserts = Array.from({ length: 8 }, (_, t) => ledger.sqlite.prepare(`INSERT INTO bench_page_${t} (v) VALUES (?)`));
+  const eightPages = ledger.sqlite.transaction(() => {
+    for (const insert of pageInserts) insert.run('x');
+  });
+  const eightPagesMs = timeEach(300, () => eightPages(), 20);
   // The same pairs without the fsync (synchronous=OFF, after the timed ones: the first synchronous
   // commit after unsynced ones would flush their pages too). The ratio is (fsync + the sale's own
   // work) / (fsync + the bare insert's), so the faster the machine's fsync, the nearer it comes to
   // the ratio of the work alone; these figures show both parts.
   ledger.sqlite.pragma('synchronous = OFF');
   const unsynced = commitPairs(300);
+  const eightPagesUnsyncedMs = timeEach(300, () => eightPages(), 20);
   ledger.sqlite.pragma('synchronous = FULL');
   // Pages a sale writes (WAL frames), each sale alone in a WAL emptied before it.
   const frameBytes = 24 + (ledger.sqlite.pragma('page_size', { simple: true }) as number);
@@ -176,6 +186,8 @@ async function main() {
   figure('bare_commit_unsynced_p50', percentile(unsynced.bareMs, 50), 'ms', 3);
   figure('sale_commit_unsynced_p50', percentile(unsynced.saleMs, 50), 'ms', 3);
   figure('sale_commit_unsynced_hot_p50', percentile(hotMs, 50), 'ms', 3);
+  figure('bare_commit_8_pages_p50', percentile(eightPagesMs, 50), 'ms', 3);
+  figure('bare_commit_8_pages_unsynced_p50', percentile(eightPagesUnsyncedMs, 50), 'ms', 3);
   figure('sale_wal_frames', frames / 50, 'pages', 2);
   figure('startup_ms', startupMs, 'ms', 1);
   figure('rss_mb', rss, 'MB', 1);
