@@ -94,6 +94,13 @@ describe('loyalty CLI', () => {
     expect(loyalty(['checkout', '--db', db, '--pin', '1111', '--card', '7789000000993', '--basket', 'resources/examples/basket.json']).code).toBe(2);
     expect(loyalty(['db', 'verify', '--db', db, '--bogus']).code).toBe(2);
     expect(loyalty(['frobnicate']).code).toBe(2);
+    // A value that looks like a flag: one line that says how to pass it, then the value's own check.
+    const dashed = loyalty(['seed', '--db', join(dir, 'dashed.db'), '--cards', '-5']);
+    expect(dashed.code).toBe(2);
+    expect(dashed.stderr.trim().split('\n')).toHaveLength(1);
+    expect(dashed.stderr).toMatch(/--cards=-/);
+    expect(loyalty(['seed', '--db', join(dir, 'dashed.db'), '--cards=-5']).stderr).toMatch(/--cards must be a whole number above 0, not "-5"/);
+    expect(existsSync(join(dir, 'dashed.db'))).toBe(false);
   });
 
   it('seeds a realistic ledger, runs the ledger jobs twice (the second writes nothing), backs up and restores after damage', () => {

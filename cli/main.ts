@@ -87,7 +87,8 @@ function args<T extends Record<string, { type: 'string' | 'boolean' }>>(argv: st
   try {
     return parseArgs({ args: argv, options, allowPositionals: positionals, strict: true });
   } catch (e) {
-    throw new CliError((e as Error).message.split('\n')[0]!);
+    // One line, all of it: its later lines say how to pass a value that starts with a dash.
+    throw new CliError((e as Error).message.replace(/\n/g, ' '));
   }
 }
 
