@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ledger, ReturnRefused, type CardRecord } from './ledger';
 import { adjustPoints, anonymize, auditTrail, blockCard, closeShift, createUser, issueCard, LedgerRuleError, login, mergeCardholders, openShift, replaceCard, shiftReport, unblockCard } from './admin';
-import { burnInactive, expireLots } from './jobs';
+import { burnInactive, expireLots, jobSlices } from './jobs';
 import { Maintenance } from './maintenance';
 import { readProgramFile } from '../core/program';
 import { resourcePath } from '../core/resources';
@@ -346,6 +346,19 @@ describe('scheduled jobs', () => {
     ledger.close();
   });
 
+  it('under a time limit an expiry run starts with a transaction of 20 lots, whatever its batch; with no limit it takes the whole batch', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    for (let i = 0; i < 25; i++) adjustPoints(ledger, admin, card.cardholderId, 1, T0, '2026-07-01T00:00:00.000Z');
+    // On a big ledger 500 lots in one transaction held the till up to 90 ms; later ones are sized by the pace of the one before.
+    expect(expireLots(ledger, '2026-08-01T00:00:00.000Z', { maxMs: 60_000, maxBatches: 1 })).toMatchObject({ expiredLots: 20, expiryComplete: false });
+    expect(expireLots(ledger, '2026-08-01T00:00:00.000Z', { maxMs: 60_000 })).toMatchObject({ expiredLots: 5, expiryComplete: true });
+    for (let i = 0; i < 25; i++) adjustPoints(ledger, admin, card.cardholderId, 1, T0, '2026-09-01T00:00:00.000Z');
+    expect(expireLots(ledger, '2026-10-01T00:00:00.000Z', { maxBatches: 1 })).toMatchObject({ expiredLots: 25, expiryComplete: true });
+    expect(ledger.balance(card.cardholderId)).toBe(0);
+    ledger.close();
+  });
+
   it('a run stopped at its limit goes on from there; the terminal runs the jobs in slices, giving the till its turn between them', async () => {
     const ledger = tempLedger();
     const card = enroll(ledger, '7789000000019', '+79161234567');
@@ -439,6 +452,10 @@ describe('scheduled jobs', () => {
     for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 10, T0);
     expect(burnInactive(ledger, 90, now, { batch: 1, maxMs: 0 })).toEqual({ burnedCardholders: 1, burnedPoints: 10, burnComplete: false });
     expect(burnInactive(ledger, 90, now)).toEqual({ burnedCardholders: 2, burnedPoints: 20, burnComplete: true });
+    // As the terminal runs them: a slice whose expiry used up the time leaves burn to the next one.
+    for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 10, T0);
+    const slices = [...jobSlices(ledger, { expiry: { burnAfterInactiveDays: 90 } }, now, { maxMs: 0 })];
+    expect(slices.map((r) => [r.expiryComplete, r.burnedCardholders, r.burnComplete])).toEqual([[true, 0, false], [true, 3, false], [true, 0, true]]);
     expectVerified(ledger);
     ledger.close();
   });
