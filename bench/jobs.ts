@@ -39,8 +39,9 @@ ledger.atomically = ((fn: () => unknown) => {
 }) as typeof ledger.atomically;
 
 // As the terminal runs them (db/maintenance.ts): slices of ten transactions or 25 ms until expiry
-// has caught up and burn has looked at every balance; the till is served between slices, so its
-// longest wait is the longest slice.
+// has caught up and burn has looked at every balance, each slice that wrote followed by a step that
+// checkpoints the WAL; the till is served between steps, so its longest wait is the longest step
+// (printed as the longest slice; the slices figure counts the checkpoint steps too).
 function run(name: string, now: string) {
   longest = 0;
   const total = { expiredLots: 0, lotsChecked: 0, burnedCardholders: 0 };

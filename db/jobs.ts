@@ -23,6 +23,10 @@ export interface JobReport {
 const BATCH = 500;
 /** Lots in an expiry run's first transaction under a time limit, and never fewer after it. */
 const FIRST_LOTS = 20;
+/** Lots (expiry) or cardholders (burn) written off together: a transaction under a time limit checks the clock after each chunk. */
+const CHUNK = 20;
+/** Entries (own, then replicated) an expiry run's catch-up reads per transaction. */
+const CATCH_UP = 2000;
 
 interface OpenLot {
   rowid: number;
@@ -90,13 +94,15 @@ function writeOff(ledger: Ledger, lots: OpenLot[], kind: 'expire' | 'burn', reas
  * How far the last complete expiry run got: every lot expiring by `at` was dealt with, and every
  * own entry up to rowid `entry` and replicated one up to rowid `remote` had been written. Kept in
  * settings; a run that fails half-way leaves it as it was, and the next run does that work again.
- * A run stopped at its limit (transactions or time) saves where it was in expiry order (`resume`).
+ * A run stopped at its limit (transactions or time) saves where it was in expiry order (`resume`),
+ * and one out of time in its catch-up how far it got there (`caught`).
  */
 interface ExpiryMark {
   at: string;
   entry: number;
   remote: number;
   resume?: [string, number];
+  caught?: [number, number];
 }
 
 export interface JobLimits {
@@ -116,7 +122,8 @@ function readMark(saved: string | undefined): ExpiryMark | null {
   try {
     const m = saved ? (JSON.parse(saved) as Partial<ExpiryMark>) : null;
     const resumes = m?.resume === undefined || (Array.isArray(m.resume) && typeof m.resume[0] === 'string' && Number.isSafeInteger(m.resume[1]));
-    return m && typeof m.at === 'string' && Number.isSafeInteger(m.entry) && Number.isSafeInteger(m.remote) && resumes ? (m as ExpiryMark) : null;
+    const caught = m?.caught === undefined || (Array.isArray(m.caught) && Number.isSafeInteger(m.caught[0]) && Number.isSafeInteger(m.caught[1]));
+    return m && typeof m.at === 'string' && Number.isSafeInteger(m.entry) && Number.isSafeInteger(m.remote) && resumes && caught ? (m as ExpiryMark) : null;
   } catch {
     return null;
   }
@@ -148,16 +155,22 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
   };
   const report = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false };
   const save = (m: ExpiryMark) => ledger.saveSetting(EXPIRY_MARK, JSON.stringify(m));
-  // Inside the transaction that writes: what is left of each lot is worked out there.
-  const expire = (lots: OpenLot[]) => {
-    // A lot with nothing left here may have been moved by a merge at HQ: its copy expires with it.
-    const due = lots
-      .filter((l) => l.expiresAt !== null && l.expiresAt <= now)
-      .map((l) => (l.left > 0 ? l : mirroredLot(ledger, l.lotId)))
-      .filter((l): l is OpenLot => l !== undefined && l.left > 0);
-    report.lotsChecked += lots.length;
-    report.expiredLots += due.length;
-    report.expiredPoints += writeOff(ledger, due, 'expire', EXPIRED_REASON, now);
+  // Inside the transaction that writes: what is left of each lot is worked out there. Lots are
+  // written off a chunk at a time; past `until` the transaction ends after the chunk, and returns
+  // the lots it dealt with (fewer than it was given).
+  const expire = (lots: OpenLot[], until = Infinity) => {
+    for (let i = 0; i < lots.length; i += CHUNK) {
+      const chunk = lots.slice(i, i + CHUNK);
+      // A lot with nothing left here may have been moved by a merge at HQ: its copy expires with it.
+      const due = chunk
+        .filter((l) => l.expiresAt !== null && l.expiresAt <= now)
+        .map((l) => (l.left > 0 ? l : mirroredLot(ledger, l.lotId)))
+        .filter((l): l is OpenLot => l !== undefined && l.left > 0);
+      report.lotsChecked += chunk.length;
+      report.expiredLots += due.length;
+      report.expiredPoints += writeOff(ledger, due, 'expire', EXPIRED_REASON, now);
+      if (performance.now() >= until) return lots.slice(0, i + CHUNK);
+    }
     return lots;
   };
   // Lots expiring after the mark, up to now: (expires_at, rowid) is the order of the expiry index.
@@ -165,19 +178,22 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
   let lots: OpenLot[];
   let batches = 0;
   // Under a time limit a transaction takes as many lots as fit in half of it at the pace of the one
-  // before, from FIRST_LOTS up to `batch`: on a 1,000,000-card ledger a lot costs 0.1–0.2 ms, and
-  // 500 of them in one transaction held the till 40–90 ms.
+  // before, from FIRST_LOTS up to `batch`, and ends early once it has run that half: on a
+  // 1,000,000-card ledger a lot costs 0.01–0.2 ms (checked only, or written off), so the pace
+  // alone let transactions of 500 lots hold the till 40–90 ms.
   const timed = Number.isFinite(maxMs);
   let size = timed ? Math.min(batch, FIRST_LOTS) : batch;
   let full: boolean;
   do {
     const t0 = performance.now();
-    lots = ledger.atomically(() =>
-      expire(ownLots(ledger, { where: 'l.expires_at IS NOT NULL AND (l.expires_at, l.rowid) > (?, ?) AND l.expires_at <= ?', then: 'ORDER BY l.expires_at, l.rowid LIMIT ?' }, ...after, now, size)),
-    );
+    const taken = ledger.atomically(() => {
+      const due = ownLots(ledger, { where: 'l.expires_at IS NOT NULL AND (l.expires_at, l.rowid) > (?, ?) AND l.expires_at <= ?', then: 'ORDER BY l.expires_at, l.rowid LIMIT ?' }, ...after, now, size);
+      return { lots: expire(due, Math.min(t0 + maxMs / 2, started + maxMs)), all: due.length };
+    });
+    lots = taken.lots;
     if (lots.length) after = [lots[lots.length - 1]!.expiresAt!, lots[lots.length - 1]!.rowid];
-    full = lots.length === size;
-    if (timed) size = Math.min(batch, Math.max(FIRST_LOTS, Math.floor((size * maxMs) / 2 / Math.max(performance.now() - t0, 0.01))));
+    full = taken.all === size || lots.length < taken.all;
+    if (timed) size = Math.min(batch, Math.max(FIRST_LOTS, Math.floor((lots.length * maxMs) / 2 / Math.max(performance.now() - t0, 0.01))));
   } while (full && ++batches < maxBatches && performance.now() - started < maxMs);
   if (full) {
     // Stopped at the limit: what was seen before this run still counts as seen; the place is kept.
@@ -185,27 +201,36 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
     return report;
   }
   if (mark) {
-    let from = mark.entry;
-    do {
-      lots = ledger.atomically(() => expire(ownLots(ledger, { where: 'l.rowid > ? AND l.rowid <= ? AND l.expires_at <= ?', then: 'ORDER BY l.rowid LIMIT ?' }, from, head.entry, now, batch)));
-      if (lots.length) from = lots[lots.length - 1]!.rowid;
-    } while (lots.length === batch);
-    // Lots given points back since the mark, here or replicated from HQ.
+    // Lots written since the mark with an expiry already past, and the lots of cardholders given
+    // points back since (here or replicated from HQ): own entries, then replicated ones, a window
+    // of CATCH_UP rows per transaction. A run out of time keeps how far it got (`caught`): during a
+    // big first run these are mostly the run's own entries, which took one slice 35 ms to read.
     const restored = `WITH restored(lot, holder) AS (
        SELECT lot_id, cardholder_id FROM point_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0
        UNION ALL SELECT lot_id, cardholder_id FROM remote_entries WHERE rowid > ? AND rowid <= ? AND lot_id <> id AND points > 0)`;
-    const since = [mark.entry, head.entry, mark.remote, head.remote];
     // Their holders; those whose draws name such a lot (one merged away); and the duplicate whose
     // lot L was copied as "m+L" to the kept cardholder HQ gave points back to (its "m-L" names it).
-    const holders = db
+    const givenBack = db
       .prepare(
         `${restored} SELECT holder FROM restored
          UNION SELECT d.cardholder_id FROM point_entries d WHERE d.lot_id IN (SELECT lot FROM restored) AND d.lot_id <> d.id
          UNION SELECT m.cardholder_id FROM remote_entries m WHERE m.id IN (SELECT 'm-' || substr(lot, 3) FROM restored WHERE lot GLOB 'm+*')`,
       )
-      .pluck()
-      .all(...since) as string[];
-    for (let i = 0; i < holders.length; i += batch) ledger.atomically(() => expire(holders.slice(i, i + batch).flatMap((h) => holderLots(ledger, h))));
+      .pluck();
+    let [own, remote] = mark.caught ?? [mark.entry, mark.remote];
+    while (own < head.entry || remote < head.remote) {
+      const ownTo = Math.min(head.entry, own + CATCH_UP);
+      const remoteTo = ownTo < head.entry ? remote : Math.min(head.remote, remote + CATCH_UP);
+      ledger.atomically(() => {
+        expire(ownLots(ledger, { where: 'l.rowid > ? AND l.rowid <= ? AND l.expires_at <= ?', then: 'ORDER BY l.rowid' }, own, ownTo, now));
+        expire((givenBack.all(own, ownTo, remote, remoteTo) as string[]).flatMap((h) => holderLots(ledger, h)));
+      });
+      [own, remote] = [ownTo, remoteTo];
+      if (performance.now() - started >= maxMs && (own < head.entry || remote < head.remote)) {
+        save({ ...mark, resume: after, caught: [own, remote] });
+        return report;
+      }
+    }
   }
   save(head);
   report.expiryComplete = true;
@@ -216,9 +241,9 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
  * Earn-or-burn: a cardholder with no purchase for `days` days loses what is left of the lots this
  * terminal opened for them. The last purchase anywhere in the chain counts (HQ's replicated
  * entries carry other terminals' activity). Balances are read in cardholder order, in windows of
- * `batch` rows (a transaction for each window with someone due), so each step's cost is bounded
- * however few cardholders are due; a run stopped at its limit keeps the last cardholder it looked
- * at, and the next run goes on after it.
+ * `batch` rows (a transaction for each window with someone due, ended early under a time limit),
+ * so each step's cost is bounded however many or few cardholders are due; a run stopped at its
+ * limit keeps the last cardholder it looked at, and the next run goes on after it.
  */
 export function burnInactive(ledger: Ledger, days: number, now: string, limits: JobLimits = {}): Pick<JobReport, 'burnedCardholders' | 'burnedPoints' | 'burnComplete'> {
   const { batch = BATCH, maxBatches = Infinity, maxMs = Infinity } = limits;
@@ -236,7 +261,8 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
   const inactive = db
     .prepare(
       `SELECT b.cardholder_id FROM balances b
-       WHERE b.cardholder_id > @after AND b.cardholder_id <= @end AND b.points > 0 AND ${idle('b.last_purchase_at', 'b.cardholder_id')}`,
+       WHERE b.cardholder_id > @after AND b.cardholder_id <= @end AND b.points > 0 AND ${idle('b.last_purchase_at', 'b.cardholder_id')}
+       ORDER BY b.cardholder_id`,
     )
     .pluck();
   // Only a cardholder this terminal has known since before the cutoff (an entry of its own older).
@@ -253,19 +279,29 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
     const end = windowEnd(after);
     if (end === null) break;
     const range = { cutoff, after, end };
-    // Looked at first without taking the write lock (most windows have no one due), then again in the transaction that writes.
+    // Looked at first without taking the write lock (most windows have no one due), then again in
+    // the transaction that writes, a chunk of cardholders at a time. Under a time limit it ends
+    // once it has run half of it, and the next window starts after the last cardholder it burned.
+    let burnedTo: string | null = null;
     if (inactive.get(range) !== undefined) {
-      ledger.atomically(() => {
-        const lots = (inactive.all(range) as string[])
-          .filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff)
-          .flatMap((id) => holderLots(ledger, id))
-          .flatMap((l) => (l.left > 0 ? [l] : idleCopy(l)))
-          .filter((l) => l.left > 0);
-        report.burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
-        report.burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
+      const until = Math.min(performance.now() + maxMs / 2, started + maxMs);
+      burnedTo = ledger.atomically(() => {
+        const ids = inactive.all(range) as string[];
+        for (let i = 0; i < ids.length; i += CHUNK) {
+          const chunk = ids.slice(i, i + CHUNK);
+          const lots = chunk
+            .filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff)
+            .flatMap((id) => holderLots(ledger, id))
+            .flatMap((l) => (l.left > 0 ? [l] : idleCopy(l)))
+            .filter((l) => l.left > 0);
+          report.burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
+          report.burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
+          if (performance.now() >= until && i + CHUNK < ids.length) return chunk[chunk.length - 1]!;
+        }
+        return null;
       });
     }
-    after = end;
+    after = burnedTo ?? end;
     if (++batches >= maxBatches || performance.now() - started >= maxMs) {
       ledger.saveSetting(BURN_PLACE, after);
       return report;
@@ -281,15 +317,30 @@ type JobProgram = { expiry?: { burnAfterInactiveDays?: number } };
 
 /**
  * The jobs as the terminal runs them: slices of at most `limits.maxBatches` transactions or
- * `limits.maxMs` (default ten, 25 ms: a slice ends with the first transaction to end past 25 ms),
+ * `limits.maxMs` (default ten, 25 ms: no transaction goes on past a chunk after the slice's time),
  * one per step, until expiry has caught up and burn has looked at every cardholder. Each step yields
- * that slice's report; the caller may give the till its turn between steps.
+ * that slice's report, and a slice that wrote is followed by a step that moves the WAL into the
+ * database file (its report: nothing done); the caller may give the till its turn between steps.
  */
 export function* jobSlices(ledger: Ledger, program: JobProgram | null, now: string, limits: JobLimits = { maxBatches: 10, maxMs: 25 }): Generator<JobReport> {
-  for (let report: JobReport | null = null; !(report?.expiryComplete && report.burnComplete); ) {
-    // Once expiry has caught up, the slices after it go on with burn alone.
-    report = slice(ledger, program, now, limits, report?.expiryComplete ?? false);
-    yield report;
+  // SQLite moves the WAL into the database file inside the commit that takes it past 1,000 pages:
+  // on a big ledger that commit took 30–40 ms more, and a slice that ended with it held the till
+  // 80–95 ms. While the jobs run, what a slice wrote is moved by a step of its own after it.
+  const db = ledger.sqlite;
+  const autoCheckpoint = db.pragma('wal_autocheckpoint', { simple: true }) as number;
+  db.pragma('wal_autocheckpoint = 0');
+  try {
+    for (let report: JobReport | null = null; !(report?.expiryComplete && report.burnComplete); ) {
+      // Once expiry has caught up, the slices after it go on with burn alone.
+      report = slice(ledger, program, now, limits, report?.expiryComplete ?? false);
+      yield report;
+      if ((report.expiredLots || report.burnedCardholders) && !(report.expiryComplete && report.burnComplete)) {
+        db.pragma('wal_checkpoint(PASSIVE)');
+        yield { ...report, expiredLots: 0, expiredPoints: 0, lotsChecked: 0, burnedCardholders: 0, burnedPoints: 0 };
+      }
+    }
+  } finally {
+    db.pragma(`wal_autocheckpoint = ${autoCheckpoint}`);
   }
 }
 

@@ -1,7 +1,7 @@
 // Card operations, returns, scheduled jobs, users and shifts on a real SQLite ledger, priced by the
 // real engine with the demo program. After every operation the ledger must still verify: the
 // chain links, and every cached balance equals the sum of its entries.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { Ledger, ReturnRefused, type CardRecord } from './ledger';
 import { adjustPoints, anonymize, auditTrail, blockCard, closeShift, createUser, issueCard, LedgerRuleError, login, mergeCardholders, openShift, replaceCard, shiftReport, unblockCard } from './admin';
 import { burnInactive, expireLots, jobSlices } from './jobs';
 import { Maintenance } from './maintenance';
+import { seedCardNumber } from './seed';
 import { readProgramFile } from '../core/program';
 import { resourcePath } from '../core/resources';
 import { priceBasket } from '../engine';
@@ -392,6 +393,61 @@ describe('scheduled jobs', () => {
     ledger.close();
   });
 
+  it('under a time limit an expiry transaction ends once it has run half of it, whatever the pace of the one before promised', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    for (let i = 0; i < 600; i++) adjustPoints(ledger, admin, card.cardholderId, 1, T0, '2026-07-01T00:00:00.000Z');
+    // The first transaction is quick (the clock moves 0.1 ms a reading), so the next is sized to the
+    // whole batch; then each chunk of 20 lots takes 5 ms: that transaction must end after its third.
+    let clock = 0;
+    let reads = 0;
+    const now = vi.spyOn(performance, 'now').mockImplementation(() => (clock += ++reads <= 6 ? 0.1 : 5));
+    const taken: { lots: unknown[]; all: number }[] = [];
+    const atomically = ledger.atomically.bind(ledger);
+    ledger.atomically = ((fn: () => unknown) => {
+      const r = atomically(fn);
+      if (r && typeof r === 'object' && 'all' in r) taken.push(r as { lots: unknown[]; all: number });
+      return r;
+    }) as typeof ledger.atomically;
+    const at = '2026-08-01T00:00:00.000Z';
+    let limited;
+    try {
+      limited = expireLots(ledger, at, { maxMs: 25 });
+    } finally {
+      now.mockRestore();
+    }
+    expect(taken.map((t) => [t.lots.length, t.all])).toEqual([[20, 20], [60, 500]]);
+    expect(limited).toMatchObject({ expiredLots: 80, expiryComplete: false });
+    // The next run goes on after the last lot written off: each lot expires once.
+    expect(expireLots(ledger, at)).toMatchObject({ expiredLots: 520, expiryComplete: true });
+    expect(ledger.sqlite.prepare("SELECT count(DISTINCT lot_id) FROM point_entries WHERE kind = 'expire'").pluck().get()).toBe(600);
+    expect(ledger.balance(card.cardholderId)).toBe(0);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('a run out of time in its catch-up (what was written since the last run) keeps how far it got, and the next goes on from there', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    expect(expireLots(ledger, '2026-06-15T00:00:00.000Z')).toMatchObject({ expiredLots: 0, expiryComplete: true });
+    // Written after that run with an expiry already past: more than one window of the catch-up.
+    ledger.atomically(() => {
+      for (let i = 0; i < 2100; i++) adjustPoints(ledger, admin, card.cardholderId, 1, T0, '2026-06-10T00:00:00.000Z');
+    });
+    const at = '2026-06-20T00:00:00.000Z';
+    expect(expireLots(ledger, at, { maxMs: 0 })).toMatchObject({ expiredLots: 2000, expiryComplete: false });
+    expect(JSON.parse(ledger.setting('expiry_mark')!)).toMatchObject({ caught: [expect.any(Number), expect.any(Number)] });
+    // The next runs go on from there (reading, too, the entries the runs before wrote) until done.
+    const more: number[] = [];
+    for (let r = null; !r?.expiryComplete; more.push(r.expiredLots)) r = expireLots(ledger, at, { maxMs: 0 });
+    expect(more.reduce((a, b) => a + b, 0)).toBe(100);
+    expect(more.length).toBeLessThanOrEqual(4);
+    expect(ledger.sqlite.prepare("SELECT count(DISTINCT lot_id) FROM point_entries WHERE kind = 'expire'").pluck().get()).toBe(2100);
+    expect(ledger.balance(card.cardholderId)).toBe(0);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
   it('burns the points of a cardholder inactive past the limit, once; an active one keeps them', () => {
     const ledger = tempLedger();
     const idle = enroll(ledger, '7789000000019', '+79161234567');
@@ -452,10 +508,18 @@ describe('scheduled jobs', () => {
     for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 10, T0);
     expect(burnInactive(ledger, 90, now, { batch: 1, maxMs: 0 })).toEqual({ burnedCardholders: 1, burnedPoints: 10, burnComplete: false });
     expect(burnInactive(ledger, 90, now)).toEqual({ burnedCardholders: 2, burnedPoints: 20, burnComplete: true });
+    // Past its time a window's transaction ends after a chunk of 20 cardholders; the next run goes on after the last it burned.
+    const many = Array.from({ length: 45 }, (_, i) => enroll(ledger, seedCardNumber(100 + i), `+7926${String(1_000_000 + i)}`));
+    for (const h of many) adjustPoints(ledger, admin, h.cardholderId, 5, T0);
+    const cut = [0, 1, 2].map(() => burnInactive(ledger, 90, now, { maxMs: 0 }));
+    expect(cut.map((r) => [r.burnedCardholders, r.burnComplete])).toEqual([[20, false], [20, false], [5, false]]);
+    expect(burnInactive(ledger, 90, now, { maxMs: 0 })).toEqual({ burnedCardholders: 0, burnedPoints: 0, burnComplete: true });
+    for (const h of many) expect(ledger.balance(h.cardholderId)).toBe(0);
     // As the terminal runs them: a slice whose expiry used up the time leaves burn to the next one.
     for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 10, T0);
     const slices = [...jobSlices(ledger, { expiry: { burnAfterInactiveDays: 90 } }, now, { maxMs: 0 })];
-    expect(slices.map((r) => [r.expiryComplete, r.burnedCardholders, r.burnComplete])).toEqual([[true, 0, false], [true, 3, false], [true, 0, true]]);
+    // The third step moves the WAL the second one wrote into the database file.
+    expect(slices.map((r) => [r.expiryComplete, r.burnedCardholders, r.burnComplete])).toEqual([[true, 0, false], [true, 3, false], [true, 0, false], [true, 0, true]]);
     expectVerified(ledger);
     ledger.close();
   });
