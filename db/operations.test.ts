@@ -43,6 +43,13 @@ function expectVerified(ledger: Ledger) {
   expect(report.ok).toBe(true);
 }
 
+/** `lots` lots, every one of the cardholder's, each expired by exactly one entry. */
+function expectEachLotExpiredOnce(ledger: Ledger, cardholderId: string, lots: number) {
+  expect(ledger.sqlite.prepare("SELECT count(*), count(DISTINCT lot_id) FROM point_entries WHERE kind = 'expire'").raw().get()).toEqual([lots, lots]);
+  expect(ledger.balance(cardholderId)).toBe(0);
+  expectVerified(ledger);
+}
+
 describe('returns', () => {
   it('two partial returns have exactly the effect of one full return, and redeemed points go back to their lot with its expiry', () => {
     const ledger = tempLedger();
@@ -420,9 +427,7 @@ describe('scheduled jobs', () => {
     expect(limited).toMatchObject({ expiredLots: 80, expiryComplete: false });
     // The next run goes on after the last lot written off: each lot expires once.
     expect(expireLots(ledger, at)).toMatchObject({ expiredLots: 520, expiryComplete: true });
-    expect(ledger.sqlite.prepare("SELECT count(DISTINCT lot_id) FROM point_entries WHERE kind = 'expire'").pluck().get()).toBe(600);
-    expect(ledger.balance(card.cardholderId)).toBe(0);
-    expectVerified(ledger);
+    expectEachLotExpiredOnce(ledger, card.cardholderId, 600);
     ledger.close();
   });
 
@@ -442,9 +447,7 @@ describe('scheduled jobs', () => {
     for (let r = null; !r?.expiryComplete; more.push(r.expiredLots)) r = expireLots(ledger, at, { maxMs: 0 });
     expect(more.reduce((a, b) => a + b, 0)).toBe(100);
     expect(more.length).toBeLessThanOrEqual(4);
-    expect(ledger.sqlite.prepare("SELECT count(DISTINCT lot_id) FROM point_entries WHERE kind = 'expire'").pluck().get()).toBe(2100);
-    expect(ledger.balance(card.cardholderId)).toBe(0);
-    expectVerified(ledger);
+    expectEachLotExpiredOnce(ledger, card.cardholderId, 2100);
     ledger.close();
   });
 
