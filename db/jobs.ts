@@ -79,6 +79,15 @@ function holderLots(ledger: Ledger, cardholderId: string): OpenLot[] {
   return ownLots(ledger, { with: holderChain('point_entries'), where: 'l.rowid IN (SELECT r FROM chain)', then: 'ORDER BY l.chain_seq' }, cardholderId);
 }
 
+/** Hands `items` to `write` CHUNK at a time, stopping after the chunk in which `until` passes; returns how many it handed over. */
+function inChunks<T>(items: T[], until: number, write: (chunk: T[]) => void): number {
+  for (let i = 0; i < items.length; i += CHUNK) {
+    write(items.slice(i, i + CHUNK));
+    if (performance.now() >= until) return Math.min(items.length, i + CHUNK);
+  }
+  return items.length;
+}
+
 /** Writes one entry of `kind` per lot for what is left of it, with one outbox row; inside the caller's transaction. */
 function writeOff(ledger: Ledger, lots: OpenLot[], kind: 'expire' | 'burn', reason: string, now: string): number {
   if (!lots.length) return 0;
@@ -158,24 +167,22 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
   // Inside the transaction that writes: what is left of each lot is worked out there. Lots are
   // written off a chunk at a time; past `until` the transaction ends after the chunk, and returns
   // the lots it dealt with (fewer than it was given).
-  const expire = (lots: OpenLot[], until = Infinity) => {
-    for (let i = 0; i < lots.length; i += CHUNK) {
-      const chunk = lots.slice(i, i + CHUNK);
-      // A lot with nothing left here may have been moved by a merge at HQ: its copy expires with it.
-      const due = chunk
-        .filter((l) => l.expiresAt !== null && l.expiresAt <= now)
-        .map((l) => (l.left > 0 ? l : mirroredLot(ledger, l.lotId)))
-        .filter((l): l is OpenLot => l !== undefined && l.left > 0);
-      report.lotsChecked += chunk.length;
-      report.expiredLots += due.length;
-      report.expiredPoints += writeOff(ledger, due, 'expire', EXPIRED_REASON, now);
-      if (performance.now() >= until) return lots.slice(0, i + CHUNK);
-    }
-    return lots;
-  };
+  const expire = (lots: OpenLot[], until = Infinity) =>
+    lots.slice(
+      0,
+      inChunks(lots, until, (chunk) => {
+        // A lot with nothing left here may have been moved by a merge at HQ: its copy expires with it.
+        const due = chunk
+          .filter((l) => l.expiresAt !== null && l.expiresAt <= now)
+          .map((l) => (l.left > 0 ? l : mirroredLot(ledger, l.lotId)))
+          .filter((l): l is OpenLot => l !== undefined && l.left > 0);
+        report.lotsChecked += chunk.length;
+        report.expiredLots += due.length;
+        report.expiredPoints += writeOff(ledger, due, 'expire', EXPIRED_REASON, now);
+      }),
+    );
   // Lots expiring after the mark, up to now: (expires_at, rowid) is the order of the expiry index.
   let after: [string, number] = mark?.resume ?? [mark?.at ?? '', Number.MAX_SAFE_INTEGER];
-  let lots: OpenLot[];
   let batches = 0;
   // Under a time limit a transaction takes as many lots as fit in half of it at the pace of the one
   // before, from FIRST_LOTS up to `batch`, and ends early once it has run that half: on a
@@ -186,13 +193,12 @@ export function expireLots(ledger: Ledger, now: string, limits: JobLimits = {}):
   let full: boolean;
   do {
     const t0 = performance.now();
-    const taken = ledger.atomically(() => {
+    const { lots, all } = ledger.atomically(() => {
       const due = ownLots(ledger, { where: 'l.expires_at IS NOT NULL AND (l.expires_at, l.rowid) > (?, ?) AND l.expires_at <= ?', then: 'ORDER BY l.expires_at, l.rowid LIMIT ?' }, ...after, now, size);
       return { lots: expire(due, Math.min(t0 + maxMs / 2, started + maxMs)), all: due.length };
     });
-    lots = taken.lots;
     if (lots.length) after = [lots[lots.length - 1]!.expiresAt!, lots[lots.length - 1]!.rowid];
-    full = taken.all === size || lots.length < taken.all;
+    full = all === size || lots.length < all;
     if (timed) size = Math.min(batch, Math.max(FIRST_LOTS, Math.floor((lots.length * maxMs) / 2 / Math.max(performance.now() - t0, 0.01))));
   } while (full && ++batches < maxBatches && performance.now() - started < maxMs);
   if (full) {
@@ -287,8 +293,7 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
       const until = Math.min(performance.now() + maxMs / 2, started + maxMs);
       burnedTo = ledger.atomically(() => {
         const ids = inactive.all(range) as string[];
-        for (let i = 0; i < ids.length; i += CHUNK) {
-          const chunk = ids.slice(i, i + CHUNK);
+        const done = inChunks(ids, until, (chunk) => {
           const lots = chunk
             .filter((id) => ((firstEntryAt.get(id) as string | null) ?? cutoff) < cutoff)
             .flatMap((id) => holderLots(ledger, id))
@@ -296,9 +301,8 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
             .filter((l) => l.left > 0);
           report.burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
           report.burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
-          if (performance.now() >= until && i + CHUNK < ids.length) return chunk[chunk.length - 1]!;
-        }
-        return null;
+        });
+        return done < ids.length ? ids[done - 1]! : null;
       });
     }
     after = burnedTo ?? end;
