@@ -259,7 +259,7 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
   const report = { burnedCardholders: 0, burnedPoints: 0, burnComplete: false };
   // Inactive: no purchase (here or counted from elsewhere), and no earn or redeem replicated from HQ, since the cutoff.
   const idle = (lastPurchase: string, holder: string) =>
-    `coalesce(${lastPurchase}, '') < @cutoff AND NOT EXISTS (SELECT 1 FROM remote_entries r WHERE r.cardholder_id = ${holder} AND r.kind IN ('earn', 'redeem') AND r.created_at >= @cutoff)`;
+    `coalesce(${lastPurchase}, '') < @cutoff AND NOT EXISTS (SELECT 1 FROM remote_entries r WHERE r.cardholder_id = ${holder} AND r.kind IN ('earn', 'welcome', 'redeem') AND r.created_at >= @cutoff)`;
   // The last of the next `batch` balances rows after a cardholder (or of those left, when fewer): one window of the scan.
   const nth = db.prepare('SELECT cardholder_id FROM balances WHERE cardholder_id > ? ORDER BY cardholder_id LIMIT 1 OFFSET ?').pluck();
   const last = db.prepare('SELECT max(cardholder_id) FROM balances WHERE cardholder_id > ?').pluck();

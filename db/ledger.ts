@@ -653,7 +653,7 @@ export class Ledger {
         entries: card
           ? [
               ...priced.redemption.fromLots.map((d) => ({ kind: 'redeem', points: -d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `Оплата баллами, чек ${receiptNumber}` })),
-              ...priced.earnLots.map((lot) => ({ kind: 'earn', points: lot.points, lotId: null, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt, reason: lot.reason.ru })),
+              ...priced.earnLots.map((lot) => ({ kind: lot.source === 'welcome' ? 'welcome' : 'earn', points: lot.points, lotId: null, activatesAt: lot.activatesAt, expiresAt: lot.expiresAt, reason: lot.reason.ru })),
             ]
           : [],
         spend: priced.totals.toPay + priced.totals.redeemKopecks,

@@ -31,7 +31,7 @@ export function verifyOperation(head: ChainHead, kind: string, payload: unknown)
   if (!chain.ok || (kind !== 'sale' && kind !== 'return')) return chain;
   const [receipt, ...entries] = rows as [Row, ...Row[]];
   const sum = (f: (points: number, kind: unknown) => number) => entries.reduce((s, e) => s + f(Number(e.points), e.kind), 0);
-  const earned = kind === 'sale' ? sum((p, k) => (k === 'earn' ? p : 0)) : sum((p) => (p < 0 ? -p : 0));
+  const earned = kind === 'sale' ? sum((p, k) => (k === 'earn' || k === 'welcome' ? p : 0)) : sum((p) => (p < 0 ? -p : 0));
   const redeemed = kind === 'sale' ? sum((p, k) => (k === 'redeem' ? -p : 0)) : sum((p) => (p > 0 ? p : 0));
   if (receipt.cardholderId && (earned !== receipt.pointsEarned || redeemed !== receipt.pointsRedeemed)) {
     return {

@@ -42,6 +42,9 @@ const mergeOpPayload = z.object({ keepId: z.string(), duplicateId: z.string(), c
 const anonymizeOpPayload = z.object({ cardholderId: z.string() });
 const npsOpPayload = z.object({ id: z.string(), receiptId: z.string().nullable(), score: z.number().int().min(0).max(10), comment: z.string().max(1000).nullable(), createdAt: z.string() });
 
+/** An entry HQ writes itself. */
+type HqEntry = { cardholderId: string; id: string; points: number; lotId: string; activatesAt: string | null; expiresAt: string | null; createdAt: string };
+
 type Delta = Map<string, { points: number; spend: number; count: number; last: string | null }>;
 
 const receiptPayload = z.object({
@@ -493,13 +496,19 @@ export class HqService {
     for (const e of entries) if (fresh.has(e.id)) days.entry(e);
     // Entries a terminal wrote for a cardholder HQ has merged into another follow to the one kept.
     const merged = await this.mergedInto(q, added.map((a) => a.cardholder_id));
-    if (!merged.size) return;
     const byKeep = new Map<string, EntryPayload[]>();
     for (const e of entries) {
       const keep = merged.get(e.cardholderId);
       if (keep && fresh.has(e.id)) byKeep.set(keep, [...(byKeep.get(keep) ?? []), e]);
     }
     for (const [keepId, list] of byKeep) await this.mirrorToKept(q, keepId, list, delta);
+    // A welcome bonus, or a write-off of a lot HQ may have taken back as a second welcome.
+    const welcomed = entries.filter((e) => fresh.has(e.id) && e.kind === 'welcome').map((e) => e.cardholderId);
+    const writtenOff = entries.filter((e) => fresh.has(e.id) && (e.kind === 'expire' || e.kind === 'burn')).flatMap((e) => [e.cardholderId, merged.get(e.cardholderId) ?? e.cardholderId]);
+    const takenBack = writtenOff.length
+      ? await q.rows<{ cardholder_id: string }>(sql`SELECT DISTINCT cardholder_id FROM point_entries WHERE cardholder_id = ANY(${sql.param([...new Set(writtenOff)])}::text[]) AND terminal_id = 'hq' AND kind = 'reverse'`)
+      : [];
+    await this.oneWelcomeEach(q, [...welcomed, ...takenBack.map((r) => r.cardholder_id)], delta);
   }
 
   /** Cardholders among `ids` that HQ merged into another: duplicate → kept. */
@@ -518,19 +527,71 @@ export class HqService {
    * feed, so a terminal that sold on the duplicate ends up showing the merged balance.
    */
   private async mirrorToKept(q: Query, keepId: string, entries: Omit<EntryPayload, 'chainSeq' | 'hash'>[], delta: Delta) {
-    const pairs = entries.flatMap((e) => [
+    const pairs = entries.flatMap((e): HqEntry[] => [
       { cardholderId: e.cardholderId, id: `m-${e.id}`, points: -e.points, lotId: e.lotId ?? e.id, activatesAt: null, expiresAt: null, createdAt: e.createdAt },
       { cardholderId: keepId, id: `m+${e.id}`, points: e.points, lotId: `m+${e.lotId ?? e.id}`, activatesAt: e.activatesAt, expiresAt: e.expiresAt, createdAt: e.createdAt },
     ]);
-    if (!pairs.length) return;
+    await this.writeOwnEntries(q, 'transfer', pairs, delta);
+  }
+
+  /** Entries HQ writes itself (terminal 'hq', no chain): each id once, however often it is asked; their points go into `delta`. */
+  private async writeOwnEntries(q: Query, kind: string, entries: HqEntry[], delta: Delta) {
+    if (!entries.length) return;
     const added = await q.rows<{ cardholder_id: string; points: number }>(
       sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at)
-          ${unnest(pairs, [
-            ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', same('hq')], ['text', same(null)], ['text', same('transfer')], ['integer', (e) => e.points],
+          ${unnest(entries, [
+            ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', same('hq')], ['text', same(null)], ['text', same(kind)], ['integer', (e) => e.points],
             ['text', (e) => e.lotId], ['timestamptz', (e) => e.activatesAt], ['timestamptz', (e) => e.expiresAt], ['timestamptz', (e) => e.createdAt],
           ])} ON CONFLICT DO NOTHING RETURNING cardholder_id, points`,
     );
     for (const a of added) account(delta, a.cardholder_id).points += Number(a.points);
+  }
+
+  /**
+   * One welcome bonus per person. A terminal that has not yet heard of a cardholder's first
+   * purchase elsewhere (offline, or before its next pull) gives the bonus again; so can two
+   * terminals that enrolled one person twice, which HQ then merged. Of a person's welcome lots
+   * (the cardholder kept's and those of the cardholders HQ merged into it, whose points are on
+   * their copies "m+L") the first to reach HQ stays. HQ takes each later one back with `reverse`
+   * entries of its own on the lot, which reach every terminal through the feed: all of the lot
+   * but what its expiry or burn wrote off (that is gone already), so it is called again when such
+   * an entry arrives after the reversal. What was spent from the lot is taken back too: the
+   * balance may go below zero, as after a return. The caller holds the feed lock.
+   */
+  private async oneWelcomeEach(q: Query, cardholderIds: string[], delta: Delta) {
+    if (!cardholderIds.length) return;
+    const merged = await this.mergedInto(q, cardholderIds);
+    const people = sql.param([...new Set(cardholderIds.map((id) => merged.get(id) ?? id))]);
+    const lots = await q.rows<{ person: string; id: string; live: string; target: string; taken: string; n: string }>(
+      sql`WITH members AS (
+            SELECT person, person AS cardholder_id FROM unnest(${people}::text[]) AS person
+            UNION SELECT merged_into, cardholder_id FROM cardholders WHERE merged_into = ANY(${people}::text[])
+          ), lots AS (
+            SELECT m.person, e.cardholder_id, e.id, e.points, CASE WHEN e.cardholder_id = m.person THEN e.id ELSE 'm+' || e.id END AS live,
+                   row_number() OVER (PARTITION BY m.person ORDER BY e.hq_seq) AS nth
+            FROM members m JOIN point_entries e ON e.cardholder_id = m.cardholder_id AND e.kind = 'welcome'
+          ), later AS (
+            SELECT * FROM lots l WHERE l.nth > 1
+              -- a lot moved by a merge made at a terminal has a copy of another id: left as it is
+              AND (l.live = l.id OR EXISTS (SELECT 1 FROM point_entries c WHERE c.cardholder_id = l.person AND c.id = l.live))
+          )
+          SELECT l.person, l.id, l.live,
+                 greatest(0, l.points + (SELECT coalesce(sum(d.points), 0) FROM point_entries d WHERE d.kind IN ('expire', 'burn')
+                   AND d.cardholder_id IN (l.cardholder_id, l.person) AND d.lot_id IN (l.id, l.live))) AS target,
+                 r.taken, r.n
+          FROM later l CROSS JOIN LATERAL (
+            SELECT coalesce(-sum(r.points), 0) AS taken, count(*) AS n FROM point_entries r
+            WHERE r.cardholder_id IN (l.cardholder_id, l.person) AND r.terminal_id = 'hq' AND r.kind = 'reverse' AND r.lot_id IN (l.id, l.live)
+          ) r`,
+    );
+    const now = this.clock().toISOString();
+    const entries = lots
+      .filter((l) => Number(l.target) !== Number(l.taken))
+      .map((l): HqEntry => {
+        const n = Number(l.n);
+        return { cardholderId: l.person, id: n ? `w-${l.id}.${n}` : `w-${l.id}`, points: Number(l.taken) - Number(l.target), lotId: l.live, activatesAt: null, expiresAt: null, createdAt: now };
+      });
+    await this.writeOwnEntries(q, 'reverse', entries, delta);
   }
 
   /**
@@ -552,7 +613,7 @@ export class HqService {
     );
     const delta: Delta = new Map();
     const existing = await q.rows<{ id: string; points: number; lot_id: string | null; activates_at: unknown; expires_at: unknown; created_at: unknown }>(
-      sql`SELECT id, points, lot_id, activates_at, expires_at, created_at FROM point_entries WHERE cardholder_id = ${cardholderId} AND terminal_id <> 'hq'`,
+      sql`SELECT id, points, lot_id, activates_at, expires_at, created_at FROM point_entries WHERE cardholder_id = ${cardholderId} AND (terminal_id <> 'hq' OR id LIKE 'w-%')`, // HQ's welcome reversals move too
     );
     const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
     await this.mirrorToKept(
@@ -561,6 +622,7 @@ export class HqService {
       existing.map((e) => ({ id: e.id, cardholderId, kind: 'transfer', points: Number(e.points), lotId: e.lot_id, activatesAt: iso(e.activates_at), expiresAt: iso(e.expires_at), createdAt: iso(e.created_at)!, receiptId: null })),
       delta,
     );
+    if (existing.length) await this.oneWelcomeEach(q, [keepId], delta);
     const [dup] = await q.rows<{ lifetime_spend: string; purchase_count: number; last_purchase_at: unknown }>(sql`SELECT lifetime_spend, purchase_count, last_purchase_at FROM balances WHERE cardholder_id = ${cardholderId}`);
     if (dup) {
       const keepD = account(delta, keepId);

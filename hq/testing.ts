@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openHqDb, type HqDb } from './db';
+import { openHqDb, sql, type HqDb } from './db';
 import { buildServer } from './server';
 import { HqService } from './service';
 
@@ -53,4 +53,17 @@ export async function startTestHq(port = 0): Promise<TestHq> {
   };
   await hq.start();
   return hq;
+}
+
+/** For every person HQ knows to have had a welcome bonus (the cardholder kept after merges): how
+ *  many welcome lots terminals gave, and how many points of them HQ has taken back. */
+export async function welcomesPerPerson(db: HqDb): Promise<Map<string, { given: number; taken: number }>> {
+  const rows = await db.rows<{ person: string; given: string; taken: string }>(
+    sql`SELECT coalesce(h.merged_into, e.cardholder_id) AS person,
+               count(*) FILTER (WHERE e.kind = 'welcome') AS given,
+               coalesce(-sum(e.points) FILTER (WHERE e.terminal_id = 'hq' AND e.kind = 'reverse'), 0) AS taken
+        FROM point_entries e LEFT JOIN cardholders h ON h.cardholder_id = e.cardholder_id
+        GROUP BY 1 HAVING count(*) FILTER (WHERE e.kind = 'welcome') > 0`,
+  );
+  return new Map(rows.map((r) => [r.person, { given: Number(r.given), taken: Number(r.taken) }]));
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ledger } from '../db/ledger';
 import { priceBasket, validateProgram } from '../engine';
-import { startTestHq, type TestHq } from '../hq/testing';
+import { startTestHq, welcomesPerPerson, type TestHq } from '../hq/testing';
 import { seedHqDemo } from '../hq/demo';
 import { sql } from '../hq/db';
 import { demoCards } from '../core/demo-cards';
@@ -20,6 +20,7 @@ import { SyncAgent } from './agent';
 const check = validateProgram(JSON.parse(readFileSync('resources/demo-program.json', 'utf8')));
 if (!check.ok) throw new Error('demo program');
 const program = check;
+const welcomePoints = check.program.welcome!.points;
 const catalog = JSON.parse(readFileSync('resources/demo-catalog.json', 'utf8')) as { sku: string; name: string; category: string; unitPrice: number }[];
 
 let seed = 20261122;
@@ -183,12 +184,18 @@ describe('sync under faults', () => {
       expect(Number(ops!.n)).toBe(maxSeq);
       expect(Number(ops!.acked)).toBe(maxSeq);
     }
-    // HQ balance = sum of all terminals' own entries = what each terminal shows.
+    // HQ balance = sum of all terminals' own entries and of HQ's own (the welcome bonuses a card got
+    // on more than one terminal before they heard of each other, taken back) = what each terminal shows.
     const balances = await hq.service.balances();
     const sums = new Map<string, number>();
+    const own = await hq.db.rows<{ h: string; p: string }>(sql`SELECT cardholder_id AS h, sum(points) AS p FROM point_entries WHERE terminal_id = 'hq' GROUP BY cardholder_id`);
+    for (const r of own) sums.set(r.h, Number(r.p));
     for (const t of terminals) {
       for (const r of t.ledger.sqlite.prepare('SELECT cardholder_id AS h, sum(points) AS p FROM point_entries GROUP BY cardholder_id').all() as { h: string; p: number }[]) sums.set(r.h, (sums.get(r.h) ?? 0) + r.p);
     }
+    const welcomes = await welcomesPerPerson(hq.db);
+    expect(welcomes.size).toBeGreaterThan(0);
+    for (const w of welcomes.values()) expect(w.taken).toBe((w.given - 1) * welcomePoints);
     expect(sums.size).toBeGreaterThan(0);
     for (const [holder, sum] of sums) {
       expect(balances.get(holder)).toBe(sum);

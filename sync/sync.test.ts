@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Ledger } from '../db/ledger';
 import { priceBasket, validateProgram } from '../engine';
 import { sql } from '../hq/db';
+import { welcomesPerPerson } from '../hq/testing';
 import { assignRfmSegments } from '../hq/figures';
 import { loadOrCreateTerminalKey } from './keys';
 import { signatureBase } from '../protocol/sync';
@@ -16,6 +17,7 @@ import { adjustPoints, anonymize, blockCard, mergeCardholders, replaceCard } fro
 import { expireLots } from '../db/jobs';
 import { demoProgram as checked, syncTestbed } from './testkit';
 
+const welcomePoints = checked.program.welcome!.points;
 const basket = { lines: [{ sku: 'COFFEE-250', name: 'Кофе', category: 'grocery', qty: 2, unitPrice: 45900 }] };
 const bed = syncTestbed();
 const terminal = (opts: { register?: boolean } = {}) => bed.terminal(opts);
@@ -151,6 +153,59 @@ describe('sync with HQ', () => {
     b.ledger.close();
   });
 
+  it('one welcome bonus per person: a card\'s first purchase on two terminals before they hear of each other', async () => {
+    const a = await terminal();
+    const b = await terminal();
+    const c = await terminal();
+    const x = a.ledger.enroll({ holder: { firstName: 'Вера', phone: '+79161110072' }, cardNumber: '7789000004029', now: new Date().toISOString(), consentPd: true })!;
+    const y = a.ledger.enroll({ holder: { firstName: 'Нина', phone: '+79161110073' }, cardNumber: '7789000004037', now: new Date().toISOString(), consentPd: true })!;
+    await a.agent.syncOnce();
+    for (const t of [b, c]) await t.agent.syncOnce(); // b and c know both cards, and of no purchase on them
+    const welcomeOf = (t: { ledger: Ledger }, holder: string) => t.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE kind = 'welcome' AND cardholder_id = ?").pluck().get(holder) as string | undefined;
+    sell(a.ledger, x.number);
+    sell(b.ledger, x.number);
+    expect(welcomeOf(a, x.cardholderId)).toBeDefined();
+    expect(welcomeOf(b, x.cardholderId)).toBeDefined();
+    // y: c's welcome lot expires at c (and is written off there) before c is back online.
+    sell(c.ledger, y.number);
+    sell(b.ledger, y.number);
+    const later = new Date(Date.now() + 2 * 366 * 86_400_000).toISOString();
+    expect(expireLots(c.ledger, later).expiredPoints).toBeGreaterThanOrEqual(welcomePoints);
+
+    for (const t of [b, a, c, b, a]) await t.agent.syncOnce(); // b's sales reach HQ first
+    const own = (t: { ledger: Ledger }, holder: string) => t.ledger.sqlite.prepare('SELECT coalesce(sum(points), 0) FROM point_entries WHERE cardholder_id = ?').pluck().get(holder) as number;
+    const hqBalances = await bed.hq.service.balances();
+    // x: HQ keeps b's welcome and takes a's back, on a's lot; every terminal shows it.
+    const taken = await bed.hq.db.rows<{ lot_id: string; points: number }>(sql`SELECT lot_id, points FROM point_entries WHERE terminal_id = 'hq' AND kind = 'reverse' AND cardholder_id = ${x.cardholderId}`);
+    expect(taken).toEqual([{ lot_id: welcomeOf(a, x.cardholderId), points: -welcomePoints }]);
+    expect(hqBalances.get(x.cardholderId)).toBe(own(a, x.cardholderId) + own(b, x.cardholderId) - welcomePoints);
+    // y: c's welcome had expired at c already: HQ took it back with c's sale and gave it back when
+    // the expiry (the next operation in c's batch) arrived; nothing of it is taken twice.
+    expect(hqBalances.get(y.cardholderId)).toBe(own(c, y.cardholderId) + own(b, y.cardholderId));
+    const settled = await bed.hq.db.rows<{ id: string; lot_id: string; points: number }>(sql`SELECT id, lot_id, points FROM point_entries WHERE terminal_id = 'hq' AND kind = 'reverse' AND cardholder_id = ${y.cardholderId} ORDER BY hq_seq`);
+    const cWelcome = welcomeOf(c, y.cardholderId)!;
+    expect(settled).toEqual([
+      { id: `w-${cWelcome}`, lot_id: cWelcome, points: -welcomePoints },
+      { id: `w-${cWelcome}.1`, lot_id: cWelcome, points: welcomePoints },
+    ]);
+    const welcomes = await welcomesPerPerson(bed.hq.db);
+    expect(welcomes.get(x.cardholderId)).toEqual({ given: 2, taken: welcomePoints });
+    expect(welcomes.get(y.cardholderId)).toEqual({ given: 2, taken: 0 });
+    for (const t of [a, b, c]) {
+      for (const holder of [x.cardholderId, y.cardholderId]) expect(t.ledger.balance(holder)).toBe(hqBalances.get(holder));
+      expect(t.ledger.lots(x.cardholderId).map((l) => l.lotId)).not.toContain(welcomeOf(a, x.cardholderId)); // nothing left of it to spend
+      expect(t.ledger.verify().ok).toBe(true);
+    }
+    // Another round, and the same sales offered again, take nothing more back.
+    for (const t of [a, b, c]) await t.agent.syncOnce();
+    const sale = a.ledger.sqlite.prepare("SELECT seq, op_id AS opId, kind, created_at AS createdAt, payload FROM outbox WHERE kind = 'sale' ORDER BY seq LIMIT 1").get() as { seq: number; opId: string; kind: string; createdAt: string; payload: string };
+    const replay = await bed.hq.service.push({ terminalId: a.ledger.terminalId, storeId: 'store-1' }, [{ ...sale, payload: JSON.parse(sale.payload) }]);
+    expect(replay.results).toEqual([{ seq: sale.seq, status: 'duplicate' }]);
+    expect(await bed.hq.service.balances()).toEqual(hqBalances);
+    expect((await welcomesPerPerson(bed.hq.db)).get(x.cardholderId)).toEqual({ given: 2, taken: welcomePoints });
+    for (const t of [a, b, c]) t.ledger.close();
+  });
+
   it('a sale returned after another terminal merged its cardholder away: the points come off the lots that merge moved', async () => {
     const a = await terminal();
     const b = await terminal();
@@ -208,7 +263,13 @@ describe('sync with HQ', () => {
     expect(dup!.merged_into).toBe(first.cardholderId);
     const hqBalances = await bed.hq.service.balances();
     const [{ total }] = (await bed.hq.db.rows<{ total: string }>(sql`SELECT sum(points) AS total FROM point_entries WHERE terminal_id <> 'hq' AND cardholder_id IN (${first.cardholderId}, ${second.cardholderId})`)) as [{ total: string }];
-    expect(hqBalances.get(first.cardholderId)).toBe(Number(total)); // everything the two terminals wrote
+    // Everything the two terminals wrote, but one welcome bonus: each gave one on its first sale;
+    // a's reached HQ first, so HQ took b's back, from its copy on the cardholder kept.
+    expect(hqBalances.get(first.cardholderId)).toBe(Number(total) - welcomePoints);
+    expect((await welcomesPerPerson(bed.hq.db)).get(first.cardholderId)).toEqual({ given: 2, taken: welcomePoints });
+    const [taken] = await bed.hq.db.rows<{ cardholder_id: string; lot_id: string; points: number }>(sql`SELECT cardholder_id, lot_id, points FROM point_entries WHERE terminal_id = 'hq' AND kind = 'reverse' AND cardholder_id IN (${first.cardholderId}, ${second.cardholderId})`);
+    const bWelcome = b.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE kind = 'welcome'").pluck().get() as string;
+    expect(taken).toEqual({ cardholder_id: first.cardholderId, lot_id: `m+${bWelcome}`, points: -welcomePoints });
     expect(hqBalances.get(second.cardholderId) ?? 0).toBe(0);
     const [kept] = await bed.hq.db.rows<{ purchase_count: number }>(sql`SELECT purchase_count FROM balances WHERE cardholder_id = ${first.cardholderId}`);
     expect(Number(kept!.purchase_count)).toBe(4);
@@ -231,7 +292,7 @@ describe('sync with HQ', () => {
     expect(movedFromB).toBeGreaterThan(0);
     const earnedAtB = movedFromB + (await sumOf(b.ledger.terminalId, first.cardholderId));
     const later = new Date(Date.now() + 2 * 366 * 86_400_000).toISOString();
-    expect(expireLots(b.ledger, later).expiredPoints).toBe(earnedAtB);
+    expect(expireLots(b.ledger, later).expiredPoints).toBe(earnedAtB - welcomePoints); // HQ took b's welcome lot back: nothing of it is left to expire
     expect(expireLots(b.ledger, later).expiredPoints).toBe(0);
     await b.agent.syncOnce();
     await a.agent.syncOnce();
@@ -329,7 +390,8 @@ describe('sync with HQ', () => {
     // Online again.
     for (const t of [a, b, a]) await t.agent.syncOnce();
     const hqBalance = (await bed.hq.service.balances()).get(holder)!;
-    expect(hqBalance).toBe(entries(a.ledger) + entries(b.ledger));
+    // Both gave the welcome bonus on the card's first purchase; HQ kept the one it heard of first.
+    expect(hqBalance).toBe(entries(a.ledger) + entries(b.ledger) - welcomePoints);
     expect(a.ledger.balance(holder)).toBe(hqBalance);
     expect(b.ledger.balance(holder)).toBe(hqBalance);
     const [{ n }] = (await bed.hq.db.rows<{ n: string }>(sql`SELECT count(*) AS n FROM receipts WHERE cardholder_id = ${holder}`)) as [{ n: string }];
