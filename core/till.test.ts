@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Terminal } from './terminal';
 import { silentLogger } from './log';
+import { SyncStore } from '../sync/store';
 
 const dir = mkdtempSync(join(tmpdir(), 'till-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,6 +48,21 @@ describe('the till', () => {
       expect(profile.value.receipts.every((r) => r.kind === 'sale')).toBe(true);
       expect(profile.value.entries.filter((e) => e.kind === 'earn').length).toBeGreaterThanOrEqual(3);
       expect(profile.value.entries.reduce((s, e) => s + e.points, 0)).toBe(profile.value.balance);
+    }
+
+    // HQ took the welcome bonus of the card's first sale back (another terminal had given it first):
+    // the profile says why, beside another terminal's entry, which has its reasons there.
+    const welcome = profile.ok ? profile.value.entries.find((e) => e.kind === 'welcome')! : null;
+    const now = new Date().toISOString();
+    const feed = (hqSeq: number, id: string, terminalId: string, kind: string, points: number) => ({ hqSeq, id, terminalId, cardholderId: holder!.cardholderId, kind, points, lotId: welcome!.id, activatesAt: null, expiresAt: null, createdAt: now });
+    new SyncStore(t.ledger).applyPull({ cursor: 2, more: false, cards: [], entries: [feed(1, `w-${welcome!.id}`, 'hq', 'reverse', -welcome!.points), feed(2, 'r-1', 'other-terminal', 'redeem', -1)] });
+    const after = await t.api.call('profile', { cardholderId: holder!.cardholderId });
+    expect(after.ok).toBe(true);
+    if (after.ok && profile.ok) {
+      const reasons = Object.fromEntries(after.value.entries.map((e) => [e.id, e.reason]));
+      expect(reasons[`w-${welcome!.id}`]).toMatch(/приветственный бонус уже начислен на другой кассе/);
+      expect(reasons['r-1']).toBe('');
+      expect(after.value.balance).toBe(profile.value.balance - welcome!.points - 1);
     }
     await t.close();
   });

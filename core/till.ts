@@ -23,6 +23,12 @@ export class UserError extends Error {
 }
 
 /** The questionnaire fields that count towards the profile-completeness meter. */
+/** Why HQ wrote an entry of its own (another terminal's entries have their reasons there). */
+const HQ_REASON = `CASE WHEN terminal_id <> 'hq' THEN ''
+  WHEN id GLOB 'w-*' AND points < 0 THEN 'HQ: приветственный бонус уже начислен на другой кассе, повторный отменён'
+  WHEN id GLOB 'w-*' THEN 'HQ: отмена повторного приветственного бонуса уменьшена на сгоревшие баллы'
+  ELSE 'HQ: объединение дублей анкеты' END`;
+
 const QUESTIONNAIRE: (keyof HolderInput)[] = ['surname', 'firstName', 'patronymic', 'birthDate', 'sex', 'phone', 'phoneHome', 'phoneWork', 'email', 'address', 'socialCategory', 'weddingDate', 'interests', 'contactChannel', 'clientType', 'referrer'];
 
 export function maskPhone(e164: string): string {
@@ -228,7 +234,7 @@ export class Till {
     const entries = this.ledger.sqlite
       .prepare(
         `${holderChain('point_entries', 200)} SELECT id, kind, points, reason, created_at AS createdAt, expires_at AS expiresAt FROM chain JOIN point_entries e ON e.rowid = chain.r
-         UNION ALL SELECT id, kind, points, '', created_at, expires_at FROM remote_entries WHERE cardholder_id = ?
+         UNION ALL SELECT id, kind, points, ${HQ_REASON}, created_at, expires_at FROM remote_entries WHERE cardholder_id = ?
          ORDER BY createdAt DESC LIMIT 200`,
       )
       .all(cardholderId, cardholderId) as ProfileView['entries'];

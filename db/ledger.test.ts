@@ -74,6 +74,13 @@ describe('ledger', () => {
     expect(() => ((first[0] as { points: number }).points = 1000)).toThrow(TypeError); // and no caller can change it
     ledger.commitSale({ card: other, priced: priced(), now });
     expect(ledger.lots(card.cardholderId)).toBe(first); // another cardholder's sale changes nothing here
+    // Sixteen cardholders' lots are kept; the one used longest ago makes room, not the one read first.
+    const others = Array.from({ length: 15 }, (_, i) => ledger.lots(`someone-${i}`));
+    expect(ledger.lots(card.cardholderId)).toBe(first);
+    ledger.lots('someone-else');
+    expect(ledger.lots(card.cardholderId)).toBe(first);
+    expect(ledger.lots('someone-1')).toBe(others[1]);
+    expect(ledger.lots('someone-0')).not.toBe(others[0]); // read afresh: it made room
 
     ledger.commitSale({ card, priced: priced({ pointsEarned: 4 }), now });
     expect(points()).toEqual([4, 9]);

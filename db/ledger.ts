@@ -489,10 +489,15 @@ export class Ledger {
     if (this.sqlite.inTransaction) return this.readLots(cardholderId);
     const remoteMark = (this.stmts.remoteMark.get(cardholderId) as number | null) ?? null;
     const kept = this.lotsRead.get(cardholderId);
-    if (kept && kept.lastEntry === lastEntry && kept.remoteMark === remoteMark) return kept.lots;
+    // The map is in order of use: a cardholder read or found again goes to its end, and the one
+    // used longest ago makes room.
+    this.lotsRead.delete(cardholderId);
+    if (kept && kept.lastEntry === lastEntry && kept.remoteMark === remoteMark) {
+      this.lotsRead.set(cardholderId, kept);
+      return kept.lots;
+    }
     const lots = this.readLots(cardholderId);
     for (const l of lots) Object.freeze(l);
-    this.lotsRead.delete(cardholderId);
     if (this.lotsRead.size >= LOTS_KEPT) this.lotsRead.delete(this.lotsRead.keys().next().value!);
     this.lotsRead.set(cardholderId, { lastEntry, remoteMark, lots: Object.freeze(lots) });
     return lots;
