@@ -40,7 +40,8 @@ async function startHqProcess(schema: string): Promise<{ url: string; stop(): vo
 
 const hq = await startTestHq();
 try {
-  // A terminal with a backlog: 1,000 cardholders and SALES sales waiting in the outbox.
+  // A terminal with a backlog: 1,000 cardholders and SALES sales waiting in the outbox (each card's
+  // first with the welcome bonus, which HQ checks is the person's only one).
   const ledger = new Ledger({ path: join(dir, 'backlog.db') });
   ledger.sqlite.pragma('synchronous = OFF'); // building the fixture; pushing runs with FULL
   const cards = ledger.sqlite.transaction(() => Array.from({ length: 1000 }, (_, i) => ledger.enroll({ holder: { firstName: `Клиент ${i}` }, cardNumber: `3${String(i).padStart(12, '0')}`, now: new Date().toISOString(), consentPd: true })!))();
@@ -49,7 +50,7 @@ try {
       const card = cards[i % cards.length]!;
       const now = new Date().toISOString();
       const lines = [catalog[i % catalog.length]!, catalog[(i * 7) % catalog.length]!].map((p) => ({ ...p, qty: 1 + (i % 3) }));
-      ledger.commitSale({ card, priced: priceBasket(checked.program, checked.hash, { lots: [], lifetimeSpend: 0, purchaseCount: i % 30, holder: {} }, { lines }, { now }), now });
+      ledger.commitSale({ card, priced: priceBasket(checked.program, checked.hash, { lots: [], lifetimeSpend: 0, purchaseCount: i % 30, firstPurchase: i < cards.length, holder: {} }, { lines }, { now }), now });
     }
   });
   for (let i = 0; i < SALES; i += 10_000) fill(i, Math.min(SALES, i + 10_000));
