@@ -22,13 +22,13 @@ export class UserError extends Error {
   }
 }
 
-/** The questionnaire fields that count towards the profile-completeness meter. */
 /** Why HQ wrote an entry of its own (another terminal's entries have their reasons there). */
 const HQ_REASON = `CASE WHEN terminal_id <> 'hq' THEN ''
   WHEN id GLOB 'w-*' AND points < 0 THEN 'HQ: приветственный бонус уже начислен на другой кассе, повторный отменён'
   WHEN id GLOB 'w-*' THEN 'HQ: отмена повторного приветственного бонуса уменьшена на сгоревшие баллы'
   ELSE 'HQ: объединение дублей анкеты' END`;
 
+/** The questionnaire fields that count towards the profile-completeness meter. */
 const QUESTIONNAIRE: (keyof HolderInput)[] = ['surname', 'firstName', 'patronymic', 'birthDate', 'sex', 'phone', 'phoneHome', 'phoneWork', 'email', 'address', 'socialCategory', 'weddingDate', 'interests', 'contactChannel', 'clientType', 'referrer'];
 
 export function maskPhone(e164: string): string {

@@ -267,9 +267,9 @@ describe('sync with HQ', () => {
     // a's reached HQ first, so HQ took b's back, from its copy on the cardholder kept.
     expect(hqBalances.get(first.cardholderId)).toBe(Number(total) - welcomePoints);
     expect((await welcomesPerPerson(bed.hq.db)).get(first.cardholderId)).toEqual({ given: 2, taken: welcomePoints });
-    const [taken] = await bed.hq.db.rows<{ cardholder_id: string; lot_id: string; points: number }>(sql`SELECT cardholder_id, lot_id, points FROM point_entries WHERE terminal_id = 'hq' AND kind = 'reverse' AND cardholder_id IN (${first.cardholderId}, ${second.cardholderId})`);
+    const taken = await bed.hq.db.rows<{ cardholder_id: string; lot_id: string; points: number }>(sql`SELECT cardholder_id, lot_id, points FROM point_entries WHERE terminal_id = 'hq' AND kind = 'reverse' AND cardholder_id IN (${first.cardholderId}, ${second.cardholderId})`);
     const bWelcome = b.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE kind = 'welcome'").pluck().get() as string;
-    expect(taken).toEqual({ cardholder_id: first.cardholderId, lot_id: `m+${bWelcome}`, points: -welcomePoints });
+    expect(taken).toEqual([{ cardholder_id: first.cardholderId, lot_id: `m+${bWelcome}`, points: -welcomePoints }]);
     expect(hqBalances.get(second.cardholderId) ?? 0).toBe(0);
     const [kept] = await bed.hq.db.rows<{ purchase_count: number }>(sql`SELECT purchase_count FROM balances WHERE cardholder_id = ${first.cardholderId}`);
     expect(Number(kept!.purchase_count)).toBe(4);
