@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ledger, type CardRecord } from '../db/ledger';
-import { cardTier, priceBasket, type Basket, type PricedBasket, type Program } from '../engine';
+import { cardTier, dailyLimitsFrom, priceBasket, type Basket, type PricedBasket, type Program } from '../engine';
 import { identifyCard, maskCardNumber } from '../drivers/parse';
 import { ReaderManager } from '../drivers/manager';
 import type { ReaderConfig, CardReadEvent, ReadErrorEvent } from '../drivers/types';
@@ -316,8 +316,9 @@ export class Terminal {
   price(card: CardRecord | null, basket: Basket, redeemPoints: number): PricedBasket {
     const { program, hash } = this.requireProgram();
     const limit = this.redemptionLimit(card);
-    return priceBasket(program as Program, hash, card ? this.ledger.cardState(card) : null, basket, {
-      now: this.now(),
+    const now = this.now();
+    return priceBasket(program as Program, hash, card ? this.ledger.cardState(card, dailyLimitsFrom(program as Program, now)) : null, basket, {
+      now,
       redeemPoints,
       ...(limit ? { redeemCap: limit.cap, ...(limit.reason ? { redeemCapReason: limit.reason } : {}) } : {}),
     });

@@ -1,6 +1,6 @@
 // The core refuses the client base and the till's writes to anyone not logged in.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Terminal } from './terminal';
@@ -66,4 +66,51 @@ describe('the till', () => {
     }
     await t.close();
   });
+
+  it('keeps the program\'s daily limits: points earned and paid with since the local day began, here and on other terminals', async () => {
+    const program = JSON.parse(readFileSync('resources/demo-program.json', 'utf8'));
+    program.earn.dailyLimit = 100;
+    program.redeem.dailyLimit = 60;
+    const home = join(dir, 'daily');
+    mkdirSync(home);
+    writeFileSync(join(home, 'program.json'), JSON.stringify(program));
+    let now = new Date('2026-11-20T09:00:00.000Z'); // a Friday, 12:00 in the chain's UTC+3
+    const t = await Terminal.start({ dataDir: home, programFile: join(home, 'program.json'), readers: [], demo: true, logger: silentLogger, clock: () => now });
+    expect((await t.api.call('login', { pin: '1111' })).ok).toBe(true);
+    expect((await t.api.call('openShift', {})).ok).toBe(true);
+    const cardOf = async (query: string) => {
+      const found = await t.api.call('searchCardholders', { query });
+      return found.ok ? found.value[0]!.cards[0]!.cardId : '';
+    };
+    const lines = [{ sku: 'COFFEE-250', name: 'Кофе', category: 'grocery', qty: 10, unitPrice: 50000 }]; // 5% of it is far more than 100 points
+    const sell = async (cardId: string, redeemPoints = 0) => {
+      const r = await t.api.call('checkout', { cardId, lines, redeemPoints });
+      if (!r.ok) throw new Error(r.error.message);
+      const codes = [...r.value.priced.reasons, ...(r.value.priced.redeemRefused ? [r.value.priced.redeemRefused] : [])].map((x) => x.code);
+      return { earned: r.value.priced.lines.reduce((s, l) => s + l.pointsEarned, 0), redeemed: r.value.priced.totals.pointsRedeemed, codes };
+    };
+    const ivanova = await cardOf('Иванова');
+    const first = await sell(ivanova);
+    expect(first).toMatchObject({ earned: 100 }); // the welcome bonus besides is not counted against the limit
+    expect(first.codes).toContain('earn_daily_limit');
+    expect(await sell(ivanova)).toMatchObject({ earned: 0 });
+    expect(await sell(ivanova, 150)).toMatchObject({ earned: 0, redeemed: 60 });
+    const refused = await sell(ivanova, 10);
+    expect(refused).toMatchObject({ redeemed: 0 });
+    expect(refused.codes).toContain('redeem_daily_limit');
+    // 23:30 local, then 00:30: a new local day, less than a day later.
+    now = new Date('2026-11-20T20:30:00.000Z');
+    expect(await sell(ivanova)).toMatchObject({ earned: 0 });
+    now = new Date('2026-11-20T21:30:00.000Z');
+    expect(await sell(ivanova, 150)).toMatchObject({ earned: 100, redeemed: 60 });
+
+    // Points another terminal gave the card today count too, once the feed has brought them.
+    const kuznetsov = await cardOf('Кузнецов');
+    const holder = t.ledger.findCard({ cardId: kuznetsov })!.cardholderId;
+    const entry = (hqSeq: number, createdAt: string, points: number) => ({ hqSeq, id: `elsewhere-${hqSeq}`, terminalId: 'other-terminal', cardholderId: holder, kind: 'earn', points, lotId: `elsewhere-${hqSeq}`, activatesAt: createdAt, expiresAt: null, createdAt });
+    new SyncStore(t.ledger).applyPull({ cursor: 2, more: false, cards: [], entries: [entry(1, '2026-11-20T20:00:00.000Z', 500), entry(2, '2026-11-20T21:10:00.000Z', 70)] });
+    expect(await sell(kuznetsov)).toMatchObject({ earned: 30 }); // yesterday's 500 do not count; today's 70 do
+    await t.close();
+  });
 });
+

@@ -243,6 +243,19 @@ export class Ledger {
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       remoteMark: sqlite.prepare('SELECT max(rowid) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
+      // Points earned and paid since an instant: the holder's own entries newest first, as far back
+      // as the instant, and those replicated from HQ (other terminals').
+      pointsSince: sqlite
+        .prepare(
+          `WITH RECURSIVE chain(r) AS (
+             SELECT last_entry FROM balances WHERE cardholder_id = @holder AND last_entry IS NOT NULL
+             UNION ALL SELECT t.holder_prev FROM point_entries t JOIN chain ON t.rowid = chain.r WHERE t.holder_prev < chain.r AND t.created_at >= @since
+           ), today(kind, points) AS (
+             SELECT e.kind, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.created_at >= @since
+             UNION ALL SELECT kind, points FROM remote_entries WHERE cardholder_id = @holder AND created_at >= @since
+           )
+           SELECT coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS earned, coalesce(-sum(points) FILTER (WHERE kind = 'redeem'), 0) AS redeemed FROM today`,
+        ),
       // The sale's writes bind positional parameters: binding by name looks every name up on the
       // object through V8's slow path, which cost a sale about as much as the inserts themselves.
       insertReceipt: sqlite.prepare(
@@ -531,10 +544,16 @@ export class Ledger {
     return ownPoints + ((this.stmts.remoteSum.get(cardholderId) as number | null) ?? 0);
   }
 
-  cardState(card: CardRecord): CardState {
+  /**
+   * What pricing needs of a card. `todayFrom` (the start of the chain's local day, when the program
+   * has daily limits: `dailyLimitsFrom`) adds the points earned and paid with since then, here and
+   * on other terminals as far as the feed has brought them.
+   */
+  cardState(card: CardRecord, todayFrom: string | null = null): CardState {
     const b = this.stmts.balance.get(card.cardholderId) as Row | undefined;
     const h = card.holder;
     return {
+      ...(todayFrom ? { today: this.stmts.pointsSince.get({ holder: card.cardholderId, since: todayFrom }) as { earned: number; redeemed: number } } : {}),
       lots: this.keptLots(card.cardholderId, (b?.last_entry as number | null | undefined) ?? null),
       lifetimeSpend: (b?.lifetime_spend as number | undefined) ?? 0,
       purchaseCount: (b?.purchase_count as number | undefined) ?? 0,

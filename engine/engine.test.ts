@@ -2,7 +2,7 @@
 // comment next to it, not read back from the engine.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { priceBasket, priceReturn, validateProgram, type Basket, type CardState, type PointLot, type Program, type PricedBasket } from './index';
+import { dailyLimitsFrom, priceBasket, priceReturn, validateProgram, type Basket, type CardState, type PointLot, type Program, type PricedBasket } from './index';
 
 const NOW = '2026-11-23T09:00:00.000Z'; // Monday 23 Nov 2026, 12:00 Moscow time
 
@@ -218,6 +218,12 @@ describe('points', () => {
     const p = price(json, c, { lines: [line('A', 100000)] }, 500);
     expect(p.totals.pointsRedeemed).toBe(20);
     expect(p.totals.pointsEarned).toBe(20);
+    // The points of the day count from the chain's local midnight (UTC+3: 21:00 UTC the day before),
+    // and only when the program has a daily limit.
+    expect(dailyLimitsFrom(program({ ...json, utcOffsetMinutes: 180 }).program, '2026-11-20T21:30:00.000Z')).toBe('2026-11-20T21:00:00.000Z');
+    expect(dailyLimitsFrom(program({ ...json, utcOffsetMinutes: 180 }).program, '2026-11-20T20:59:59.999Z')).toBe('2026-11-19T21:00:00.000Z');
+    expect(dailyLimitsFrom(program({ ...json, utcOffsetMinutes: -300 }).program, '2026-11-20T03:00:00.000Z')).toBe('2026-11-19T05:00:00.000Z');
+    expect(dailyLimitsFrom(program({ earn: { mode: 'percent', percent: 10 } }).program, '2026-11-20T21:30:00.000Z')).toBeNull();
   });
   it('birthday-week rate, holiday rate and welcome bonus; activation delay and expiry per lot', () => {
     const json = { earn: { mode: 'percent', percent: 5, activationDays: 14, expiryDays: 365, birthday: { percent: 10, daysBefore: 7, daysAfter: 7 } }, welcome: { points: 200 } };

@@ -4,7 +4,7 @@
 import { conditionHolds, excluded, inScope, type Context } from './conditions';
 import { allocate, formatPercent, formatRub, mulDiv, percentOf, pointsEn, pointsRu, toBp } from './money';
 import type { Discount, Program, Scope } from './program';
-import { addDays, isListedDate, isoBefore, localDate, nearBirthday } from './time';
+import { addDays, isListedDate, isoBefore, localDate, localDayStart, nearBirthday } from './time';
 import type { Basket, BasketLine, Bp, CardState, EarnLot, PricedBasket, PricedLine, Reason } from './types';
 
 export interface PriceOptions {
@@ -351,4 +351,13 @@ export function cardTier(program: Program, card: CardState): { percent: number; 
     if (band) return { percent: band.percent, ru: `${d.name ?? 'Накопительная скидка'} ${band.percent}%`, en: `Cumulative discount ${band.percent}%` };
   }
   return null;
+}
+
+/**
+ * Whether pricing at `now` needs the card's points of the day (`CardState.today`), and from when
+ * they count: the start of the chain's local day when the program limits points earned or paid
+ * per day; null when it does not (the ledger then reads nothing for it).
+ */
+export function dailyLimitsFrom(program: Program, now: string): string | null {
+  return program.earn?.dailyLimit !== undefined || program.redeem?.dailyLimit !== undefined ? localDayStart(now, program.utcOffsetMinutes) : null;
 }

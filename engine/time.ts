@@ -16,6 +16,12 @@ export function localDate(iso: string, utcOffsetMinutes: number): LocalDate {
   return { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate(), weekday: wd === 0 ? 7 : wd };
 }
 
+/** When the local day of `iso` began, as an ISO instant (UTC). */
+export function localDayStart(iso: string, utcOffsetMinutes: number): string {
+  const local = Date.parse(iso) + utcOffsetMinutes * 60_000;
+  return new Date(local - (((local % DAY) + DAY) % DAY) - utcOffsetMinutes * 60_000).toISOString();
+}
+
 export function addDays(iso: string, days: number): string {
   return new Date(Date.parse(iso) + days * DAY).toISOString();
 }
