@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ledger, type CardRecord } from '../db/ledger';
-import { cardTier, dailyLimitsFrom, priceBasket, type Basket, type PricedBasket, type Program } from '../engine';
+import { cardStateNeeds, cardTier, priceBasket, type Basket, type PricedBasket, type Program } from '../engine';
 import { identifyCard, maskCardNumber } from '../drivers/parse';
 import { ReaderManager } from '../drivers/manager';
 import type { ReaderConfig, CardReadEvent, ReadErrorEvent } from '../drivers/types';
@@ -317,7 +317,7 @@ export class Terminal {
     const { program, hash } = this.requireProgram();
     const limit = this.redemptionLimit(card);
     const now = this.now();
-    return priceBasket(program as Program, hash, card ? this.ledger.cardState(card, dailyLimitsFrom(program as Program, now)) : null, basket, {
+    return priceBasket(program as Program, hash, card ? this.ledger.cardState(card, cardStateNeeds(program as Program, now, basket)) : null, basket, {
       now,
       redeemPoints,
       ...(limit ? { redeemCap: limit.cap, ...(limit.reason ? { redeemCapReason: limit.reason } : {}) } : {}),

@@ -112,5 +112,36 @@ describe('the till', () => {
     expect(await sell(kuznetsov)).toMatchObject({ earned: 30 }); // yesterday's 500 do not count; today's 70 do
     await t.close();
   });
+
+  it('gives the repeat-purchase discount on an item bought here within the period, and not on one bought and returned', async () => {
+    const program = JSON.parse(readFileSync('resources/demo-program.json', 'utf8'));
+    program.discounts.push({ id: 'again', name: 'Снова', type: 'repeat', withinDays: 30, percent: 10 });
+    const home = join(dir, 'repeat');
+    mkdirSync(home);
+    writeFileSync(join(home, 'program.json'), JSON.stringify(program));
+    let now = new Date('2026-10-01T09:00:00.000Z');
+    const t = await Terminal.start({ dataDir: home, programFile: join(home, 'program.json'), readers: [], demo: true, logger: silentLogger, clock: () => now });
+    expect((await t.api.call('login', { pin: '1111' })).ok).toBe(true);
+    expect((await t.api.call('openShift', {})).ok).toBe(true);
+    const found = await t.api.call('searchCardholders', { query: 'Кузнецов' });
+    const cardId = found.ok ? found.value[0]!.cards[0]!.cardId : '';
+    const item = (sku: string) => ({ sku, name: sku, category: 'hardware', qty: 1, unitPrice: 100000 });
+    const sell = async (...skus: string[]) => {
+      const r = await t.api.call('checkout', { cardId, lines: skus.map(item) });
+      if (!r.ok) throw new Error(r.error.message);
+      return { receiptId: r.value.receiptId, again: r.value.priced.lines.filter((l) => l.reasons.some((x) => x.code === 'repeat')).map((l) => l.sku) };
+    };
+    expect((await sell('PAINT', 'BRUSH')).again).toEqual([]);
+    now = new Date('2026-10-06T09:00:00.000Z');
+    const second = await sell('PAINT', 'ROLLER');
+    expect(second.again).toEqual(['PAINT']);
+    expect((await t.api.call('commitReturn', { receiptId: second.receiptId, lines: [{ lineNo: 2, qty: 1 }] })).ok).toBe(true); // the roller comes back
+    // 31 days after the brush and the first paint, 26 after the second paint and the returned roller.
+    now = new Date('2026-11-01T09:00:00.000Z');
+    expect((await sell('PAINT', 'ROLLER', 'BRUSH')).again).toEqual(['PAINT']);
+    now = new Date('2026-11-20T09:00:00.000Z');
+    expect((await sell('ROLLER')).again).toEqual(['ROLLER']); // bought on 1 November and kept
+    await t.close();
+  });
 });
 

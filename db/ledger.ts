@@ -8,7 +8,7 @@ import { normalizePhone } from '../protocol/phone';
 import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
 import { holdExclusively, openDatabase, type LedgerDb } from './open';
 import { quickCheckInBackground, type IntegrityState } from './integrity';
-import { priceReturn, sliceLots, type CardState, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest } from '../engine';
+import { priceReturn, sliceLots, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest } from '../engine';
 
 export interface LedgerOptions {
   path: string;
@@ -256,6 +256,23 @@ export class Ledger {
            )
            SELECT coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS earned, coalesce(-sum(points) FILTER (WHERE kind = 'redeem'), 0) AS redeemed FROM today`,
         ),
+      // When each of some items was last bought (and not all of it returned) since an instant: the
+      // holder's receipts newest first, as far back as the instant, their lines in the priced basket.
+      lastBought: sqlite
+        .prepare(
+          `WITH RECURSIVE chain(r) AS (
+             SELECT last_receipt FROM balances WHERE cardholder_id = @holder AND last_receipt IS NOT NULL
+             UNION ALL SELECT t.holder_prev FROM receipts t JOIN chain ON t.rowid = chain.r WHERE t.holder_prev < chain.r AND t.created_at >= @since
+           )
+           SELECT json_extract(l.value, '$.sku') AS sku, max(r.created_at) AS at
+           FROM chain JOIN receipts r ON r.rowid = chain.r, json_each(r.priced, '$.lines') l
+           WHERE r.kind = 'sale' AND r.created_at >= @since AND json_extract(l.value, '$.sku') IN (SELECT value FROM json_each(@skus))
+             AND json_extract(l.value, '$.qty') > (
+               SELECT coalesce(sum(json_extract(b.value, '$.qty')), 0) FROM receipts x, json_each(x.priced, '$.lines') b
+               WHERE x.original_receipt_id = r.id AND x.kind = 'return' AND json_extract(b.value, '$.lineNo') = l.key + 1)
+           GROUP BY 1`,
+        )
+        .raw(),
       // The sale's writes bind positional parameters: binding by name looks every name up on the
       // object through V8's slow path, which cost a sale about as much as the inserts themselves.
       insertReceipt: sqlite.prepare(
@@ -545,15 +562,19 @@ export class Ledger {
   }
 
   /**
-   * What pricing needs of a card. `todayFrom` (the start of the chain's local day, when the program
-   * has daily limits: `dailyLimitsFrom`) adds the points earned and paid with since then, here and
-   * on other terminals as far as the feed has brought them.
+   * What pricing needs of a card. What the program needs beyond that (`cardStateNeeds` in the
+   * engine) is read only when asked: the points earned and paid with since the start of the local
+   * day, here and on other terminals as far as the feed has brought them (daily limits); when the
+   * basket's items were last bought here (repeat-purchase discounts: the lines of other terminals'
+   * receipts do not come down the feed).
    */
-  cardState(card: CardRecord, todayFrom: string | null = null): CardState {
+  cardState(card: CardRecord, needs: CardStateNeeds | null = null): CardState {
     const b = this.stmts.balance.get(card.cardholderId) as Row | undefined;
     const h = card.holder;
+    const holder = card.cardholderId;
     return {
-      ...(todayFrom ? { today: this.stmts.pointsSince.get({ holder: card.cardholderId, since: todayFrom }) as { earned: number; redeemed: number } } : {}),
+      ...(needs?.todayFrom ? { today: this.stmts.pointsSince.get({ holder, since: needs.todayFrom }) as { earned: number; redeemed: number } } : {}),
+      ...(needs?.bought ? { lastBought: Object.fromEntries(this.stmts.lastBought.all({ holder, since: needs.bought.since, skus: JSON.stringify(needs.bought.skus) }) as [string, string][]) } : {}),
       lots: this.keptLots(card.cardholderId, (b?.last_entry as number | null | undefined) ?? null),
       lifetimeSpend: (b?.lifetime_spend as number | undefined) ?? 0,
       purchaseCount: (b?.purchase_count as number | undefined) ?? 0,

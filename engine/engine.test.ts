@@ -2,7 +2,7 @@
 // comment next to it, not read back from the engine.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { dailyLimitsFrom, priceBasket, priceReturn, validateProgram, type Basket, type CardState, type PointLot, type Program, type PricedBasket } from './index';
+import { cardStateNeeds, priceBasket, priceReturn, validateProgram, type Basket, type CardState, type PointLot, type Program, type PricedBasket } from './index';
 
 const NOW = '2026-11-23T09:00:00.000Z'; // Monday 23 Nov 2026, 12:00 Moscow time
 
@@ -129,6 +129,9 @@ describe('discounts', () => {
     const json = { discounts: [{ id: 'r', type: 'repeat', withinDays: 365, percent: 10 }] };
     const c = card({ lastBought: { PAINT: '2026-02-01T10:00:00Z', OLD: '2025-10-01T10:00:00Z' } });
     expect(price(json, c, { lines: [line('PAINT', 100000), line('OLD', 100000), line('NEW', 100000)] }).lines.map((l) => l.discount)).toEqual([10000, 0, 0]);
+    // The ledger is asked when the basket's items were last bought, as far back as the longest such rule.
+    expect(cardStateNeeds(program(json).program, NOW, { lines: [line('PAINT', 1), line('NEW', 1), line('PAINT', 2)] }).bought).toEqual({ since: new Date(Date.parse(NOW) - 365 * 86_400_000).toISOString(), skus: ['PAINT', 'NEW'] });
+    expect(cardStateNeeds(program({}).program, NOW, { lines: [line('PAINT', 1)] }).bought).toBeNull();
   });
   it('segment offers: pensioners on Mon–Wed, women 60+, only after a year (seed 001 L69, L73)', () => {
     const json = { discounts: [
@@ -219,11 +222,12 @@ describe('points', () => {
     expect(p.totals.pointsRedeemed).toBe(20);
     expect(p.totals.pointsEarned).toBe(20);
     // The points of the day count from the chain's local midnight (UTC+3: 21:00 UTC the day before),
-    // and only when the program has a daily limit.
-    expect(dailyLimitsFrom(program({ ...json, utcOffsetMinutes: 180 }).program, '2026-11-20T21:30:00.000Z')).toBe('2026-11-20T21:00:00.000Z');
-    expect(dailyLimitsFrom(program({ ...json, utcOffsetMinutes: 180 }).program, '2026-11-20T20:59:59.999Z')).toBe('2026-11-19T21:00:00.000Z');
-    expect(dailyLimitsFrom(program({ ...json, utcOffsetMinutes: -300 }).program, '2026-11-20T03:00:00.000Z')).toBe('2026-11-19T05:00:00.000Z');
-    expect(dailyLimitsFrom(program({ earn: { mode: 'percent', percent: 10 } }).program, '2026-11-20T21:30:00.000Z')).toBeNull();
+    // and the ledger is asked for them only when the program has a daily limit.
+    const from = (over: Record<string, unknown>, now: string) => cardStateNeeds(program(over).program, now, { lines: [line('A', 100)] }).todayFrom;
+    expect(from({ ...json, utcOffsetMinutes: 180 }, '2026-11-20T21:30:00.000Z')).toBe('2026-11-20T21:00:00.000Z');
+    expect(from({ ...json, utcOffsetMinutes: 180 }, '2026-11-20T20:59:59.999Z')).toBe('2026-11-19T21:00:00.000Z');
+    expect(from({ ...json, utcOffsetMinutes: -300 }, '2026-11-20T03:00:00.000Z')).toBe('2026-11-19T05:00:00.000Z');
+    expect(from({ earn: { mode: 'percent', percent: 10 } }, '2026-11-20T21:30:00.000Z')).toBeNull();
   });
   it('birthday-week rate, holiday rate and welcome bonus; activation delay and expiry per lot', () => {
     const json = { earn: { mode: 'percent', percent: 5, activationDays: 14, expiryDays: 365, birthday: { percent: 10, daysBefore: 7, daysAfter: 7 } }, welcome: { points: 200 } };

@@ -3,6 +3,6 @@
 export * from './types';
 export { validateProgram, programHash, type Program, type Discount, type ProgramCheck } from './program';
 export { validateBasket } from './basket';
-export { priceBasket, cardTier, dailyLimitsFrom, type PriceOptions } from './price';
+export { priceBasket, cardTier, cardStateNeeds, type CardStateNeeds, type PriceOptions } from './price';
 export { priceReturn, sliceLots, type PricedReturn, type ReturnRequest, type ReturnedLine, type ReturnCheck } from './returns';
 export { allocate, percentOf, mulDiv, formatRub } from './money';

@@ -353,11 +353,21 @@ export function cardTier(program: Program, card: CardState): { percent: number; 
   return null;
 }
 
-/**
- * Whether pricing at `now` needs the card's points of the day (`CardState.today`), and from when
- * they count: the start of the chain's local day when the program limits points earned or paid
- * per day; null when it does not (the ledger then reads nothing for it).
- */
-export function dailyLimitsFrom(program: Program, now: string): string | null {
-  return program.earn?.dailyLimit !== undefined || program.redeem?.dailyLimit !== undefined ? localDayStart(now, program.utcOffsetMinutes) : null;
+/** What of a card's history pricing a basket needs beyond its lots and counters (the ledger reads it). */
+export interface CardStateNeeds {
+  /** The points earned and paid with since this instant (`CardState.today`): the start of the
+   *  chain's local day, when the program limits points per day. */
+  todayFrom: string | null;
+  /** When each of these items was last bought since `since` (`CardState.lastBought`), when the
+   *  program rewards buying an item again within a period. */
+  bought: { since: string; skus: string[] } | null;
+}
+
+export function cardStateNeeds(program: Program, now: string, basket: Basket): CardStateNeeds {
+  const limited = program.earn?.dailyLimit !== undefined || program.redeem?.dailyLimit !== undefined;
+  const within = Math.max(0, ...program.discounts.map((d) => (d.type === 'repeat' ? d.withinDays : 0)));
+  return {
+    todayFrom: limited ? localDayStart(now, program.utcOffsetMinutes) : null,
+    bought: within > 0 && basket.lines.length ? { since: addDays(now, -within), skus: [...new Set(basket.lines.map((l) => l.sku))] } : null,
+  };
 }
