@@ -147,6 +147,23 @@ const receiptRow = (number: string) => Number(number.slice(number.lastIndexOf('-
 /** How many cardholders' lots a ledger keeps read (a till prices one customer at a time). */
 const LOTS_KEPT = 16;
 
+/** What was read for the last few cardholders, in order of use: one read or found again goes to
+ *  the end, and the one used longest ago makes room. */
+class KeptByUse<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly size: number) {}
+
+  /** The value kept for `key` while `fresh` says it still holds; else `read()`, kept. */
+  get(key: string, fresh: (kept: V) => boolean, read: () => V): V {
+    const kept = this.map.get(key);
+    this.map.delete(key);
+    const value = kept !== undefined && fresh(kept) ? kept : read();
+    if (this.map.size >= this.size) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+    return value;
+  }
+}
+
 /** @internal A card with what the till needs of its holder, in CardRecord's field order, from the
  *  card's row alone: it carries copies of its holder's sealed profile, enrolment date and phone
  *  index (migration 0009). */
@@ -172,7 +189,9 @@ export class Ledger {
   private holdsFile = false;
   private readonly settingValue: Database.Statement;
   /** The lots of the cardholders read lately, with the heads of their entries they were read at. */
-  private readonly lotsRead = new Map<string, { lastEntry: number | null; remoteMark: number | null; lots: readonly PointLot[] }>();
+  private readonly lotsRead = new KeptByUse<{ lastEntry: number | null; remoteMark: number | null; lots: readonly PointLot[] }>(LOTS_KEPT);
+  /** When the items on their receipts were last bought, for the cardholders read lately: since when, and at which head of their receipts. */
+  private readonly boughtRead = new KeptByUse<{ lastReceipt: number | null; since: string; bought: Map<string, string> }>(LOTS_KEPT);
 
   constructor(opts: LedgerOptions) {
     const { sqlite, orm, integrityDeferred } = openDatabase({ path: opts.path });
@@ -256,8 +275,8 @@ export class Ledger {
            )
            SELECT coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS earned, coalesce(-sum(points) FILTER (WHERE kind = 'redeem'), 0) AS redeemed FROM today`,
         ),
-      // When each of some items was last bought (and not all of it returned) since an instant: the
-      // holder's receipts newest first, as far back as the instant, their lines in the priced basket.
+      // When each item was last bought (and not all of it returned) since an instant: the holder's
+      // receipts newest first, as far back as the instant, their lines in the priced basket.
       lastBought: sqlite
         .prepare(
           `WITH RECURSIVE chain(r) AS (
@@ -266,7 +285,7 @@ export class Ledger {
            )
            SELECT json_extract(l.value, '$.sku') AS sku, max(r.created_at) AS at
            FROM chain JOIN receipts r ON r.rowid = chain.r, json_each(r.priced, '$.lines') l
-           WHERE r.kind = 'sale' AND r.created_at >= @since AND json_extract(l.value, '$.sku') IN (SELECT value FROM json_each(@skus))
+           WHERE r.kind = 'sale' AND r.created_at >= @since
              AND json_extract(l.value, '$.qty') > (
                SELECT coalesce(sum(json_extract(b.value, '$.qty')), 0) FROM receipts x, json_each(x.priced, '$.lines') b
                WHERE x.original_receipt_id = r.id AND x.kind = 'return' AND json_extract(b.value, '$.lineNo') = l.key + 1)
@@ -518,19 +537,32 @@ export class Ledger {
   private keptLots(cardholderId: string, lastEntry: number | null): readonly PointLot[] {
     if (this.sqlite.inTransaction) return this.readLots(cardholderId);
     const remoteMark = (this.stmts.remoteMark.get(cardholderId) as number | null) ?? null;
-    const kept = this.lotsRead.get(cardholderId);
-    // The map is in order of use: a cardholder read or found again goes to its end, and the one
-    // used longest ago makes room.
-    this.lotsRead.delete(cardholderId);
-    if (kept && kept.lastEntry === lastEntry && kept.remoteMark === remoteMark) {
-      this.lotsRead.set(cardholderId, kept);
-      return kept.lots;
+    return this.lotsRead.get(
+      cardholderId,
+      (kept) => kept.lastEntry === lastEntry && kept.remoteMark === remoteMark,
+      () => {
+        const lots = this.readLots(cardholderId);
+        for (const l of lots) Object.freeze(l);
+        return { lastEntry, remoteMark, lots: Object.freeze(lots) };
+      },
+    ).lots;
+  }
+
+  /**
+   * When each of `skus` was last bought by the cardholder on this terminal since `since` (not all of
+   * it returned). Every item of their receipts in the period is read at once (a frequent customer's
+   * year of receipts: 20 ms for 970 of them on the test VM) and kept, like their lots, until a
+   * receipt of theirs is written: each later pricing of the basket finds it.
+   */
+  private lastBought(cardholderId: string, lastReceipt: number | null, since: string, skus: readonly string[]): Record<string, string> {
+    const read = () => ({ lastReceipt, since, bought: new Map(this.stmts.lastBought.all({ holder: cardholderId, since }) as [string, string][]) });
+    const { bought } = this.sqlite.inTransaction ? read() : this.boughtRead.get(cardholderId, (kept) => kept.lastReceipt === lastReceipt && kept.since <= since, read);
+    const out: Record<string, string> = {};
+    for (const sku of skus) {
+      const at = bought.get(sku);
+      if (at !== undefined && at >= since) out[sku] = at;
     }
-    const lots = this.readLots(cardholderId);
-    for (const l of lots) Object.freeze(l);
-    if (this.lotsRead.size >= LOTS_KEPT) this.lotsRead.delete(this.lotsRead.keys().next().value!);
-    this.lotsRead.set(cardholderId, { lastEntry, remoteMark, lots: Object.freeze(lots) });
-    return lots;
+    return out;
   }
 
   private readLots(cardholderId: string): PointLot[] {
@@ -574,7 +606,7 @@ export class Ledger {
     const holder = card.cardholderId;
     return {
       ...(needs?.todayFrom ? { today: this.stmts.pointsSince.get({ holder, since: needs.todayFrom }) as { earned: number; redeemed: number } } : {}),
-      ...(needs?.bought ? { lastBought: Object.fromEntries(this.stmts.lastBought.all({ holder, since: needs.bought.since, skus: JSON.stringify(needs.bought.skus) }) as [string, string][]) } : {}),
+      ...(needs?.bought ? { lastBought: this.lastBought(holder, (b?.last_receipt as number | null | undefined) ?? null, needs.bought.since, needs.bought.skus) } : {}),
       lots: this.keptLots(card.cardholderId, (b?.last_entry as number | null | undefined) ?? null),
       lifetimeSpend: (b?.lifetime_spend as number | undefined) ?? 0,
       purchaseCount: (b?.purchase_count as number | undefined) ?? 0,
