@@ -502,13 +502,15 @@ export class HqService {
       if (keep && fresh.has(e.id)) byKeep.set(keep, [...(byKeep.get(keep) ?? []), e]);
     }
     for (const [keepId, list] of byKeep) await this.mirrorToKept(q, keepId, list, delta);
-    // A welcome bonus, or a write-off of a lot HQ may have taken back as a second welcome.
-    const welcomed = entries.filter((e) => fresh.has(e.id) && e.kind === 'welcome').map((e) => e.cardholderId);
-    const writtenOff = entries.filter((e) => fresh.has(e.id) && (e.kind === 'expire' || e.kind === 'burn')).flatMap((e) => [e.cardholderId, merged.get(e.cardholderId) ?? e.cardholderId]);
+    // A welcome bonus, or a write-off of a lot HQ may have taken back as a second welcome: the
+    // people (the cardholders kept) whose welcome lots to settle.
+    const person = (id: string) => merged.get(id) ?? id;
+    const welcomed = entries.filter((e) => fresh.has(e.id) && e.kind === 'welcome').map((e) => person(e.cardholderId));
+    const writtenOff = entries.filter((e) => fresh.has(e.id) && (e.kind === 'expire' || e.kind === 'burn')).flatMap((e) => [e.cardholderId, person(e.cardholderId)]);
     const takenBack = writtenOff.length
       ? await q.rows<{ cardholder_id: string }>(sql`SELECT DISTINCT cardholder_id FROM point_entries WHERE cardholder_id = ANY(${sql.param([...new Set(writtenOff)])}::text[]) AND terminal_id = 'hq' AND kind = 'reverse'`)
       : [];
-    await this.oneWelcomeEach(q, [...welcomed, ...takenBack.map((r) => r.cardholder_id)], delta);
+    await this.oneWelcomeEach(q, [...welcomed, ...takenBack.map((r) => person(r.cardholder_id))], delta);
   }
 
   /** Cardholders among `ids` that HQ merged into another: duplicate → kept. */
@@ -556,12 +558,12 @@ export class HqService {
    * entries of its own on the lot, which reach every terminal through the feed: all of the lot
    * but what its expiry or burn wrote off (that is gone already), so it is called again when such
    * an entry arrives after the reversal. What was spent from the lot is taken back too: the
-   * balance may go below zero, as after a return. The caller holds the feed lock.
+   * balance may go below zero, as after a return. `persons` are cardholders kept (the caller has
+   * followed merges); the caller holds the feed lock.
    */
-  private async oneWelcomeEach(q: Query, cardholderIds: string[], delta: Delta) {
-    if (!cardholderIds.length) return;
-    const merged = await this.mergedInto(q, cardholderIds);
-    const people = sql.param([...new Set(cardholderIds.map((id) => merged.get(id) ?? id))]);
+  private async oneWelcomeEach(q: Query, persons: string[], delta: Delta) {
+    if (!persons.length) return;
+    const people = sql.param([...new Set(persons)]);
     const lots = await q.rows<{ person: string; id: string; live: string; target: string; taken: string; n: string }>(
       sql`WITH members AS (
             SELECT person, person AS cardholder_id FROM unnest(${people}::text[]) AS person
