@@ -20,6 +20,7 @@ import {
   type CustomerView,
   type PricedView,
   type Product,
+  type ReceiptView,
   type TerminalApi,
   type TerminalEvent,
   type TerminalStatus,
@@ -28,6 +29,7 @@ import { loadActiveProgram, type ActiveProgram } from './program';
 import { seedDemo, demoCatalog } from './demo';
 import { createLogger, type Logger } from './log';
 import { SyncAgent } from '../sync/agent';
+import { SyncHttpError } from '../sync/client';
 import { SyncStore } from '../sync/store';
 import { Maintenance } from '../db/maintenance';
 import { Till, UserError, displayName, toReturnView } from './till';
@@ -186,7 +188,7 @@ export class Terminal {
       case 'shiftReport':
         return this.till.shiftReport((input as ApiInput<'shiftReport'>).shiftId);
       case 'findReceipt':
-        return this.till.findReceipt((input as ApiInput<'findReceipt'>).query);
+        return this.findReceipt((input as ApiInput<'findReceipt'>).query);
       case 'previewReturn':
         return this.till.previewReturn(input as ApiInput<'previewReturn'>);
       case 'commitReturn':
@@ -348,6 +350,31 @@ export class Terminal {
   private afterWrite() {
     this.sync?.kick();
     this.emit({ type: 'sync', sync: this.status().sync });
+  }
+
+  /**
+   * A sale to return: this terminal's, else (online) one made on another terminal of the chain,
+   * which HQ gives and the ledger keeps (SPEC §3: a return on a different terminal works the same).
+   */
+  private async findReceipt(query: string): Promise<ReceiptView> {
+    try {
+      return this.till.findReceipt(query);
+    } catch (e) {
+      if (!(e instanceof UserError) || e.code !== 'receipt_not_found' || !this.sync?.registered()) throw e;
+    }
+    const number = query.trim();
+    try {
+      await this.sync.fetchSaleElsewhere(number);
+    } catch (e) {
+      if (!(e instanceof SyncHttpError)) throw e;
+      const why = e.message;
+      if (e.status === 404) throw new UserError('receipt_not_found', `No sale ${number} on any terminal of the chain`, `Чек продажи ${number} не найден ни на одной кассе сети`);
+      if (e.status === 409 && /without a card/.test(why)) throw new UserError('receipt_elsewhere', `Sale ${number} was made without a card on another terminal: return it there`, `Чек ${number} пробит без карты на другой кассе: возврат — на той кассе`);
+      if (e.status === 409 && /uploaded before/.test(why)) throw new UserError('receipt_elsewhere', `Sale ${number} reached HQ before returns on other terminals were possible: return it on its own terminal`, `Чек ${number} выгружен в центр до того, как стал возможен возврат на других кассах: возврат — на кассе, где он пробит`);
+      if (e.status === 409) throw new UserError('receipt_not_found', `Sale ${number} was made on this terminal but is not in its ledger`, `Чек ${number} пробит на этой кассе, но его нет в её базе`);
+      throw new UserError('hq_unreachable', `No sale ${number} on this terminal, and HQ cannot be reached to find it on the others: try again when the network is back`, `Чека продажи ${number} нет на этой кассе, а связи с центром нет, чтобы найти его на других: повторите, когда связь появится`);
+    }
+    return this.till.findReceipt(number);
   }
 
   private commitReturn(input: ApiInput<'commitReturn'>) {

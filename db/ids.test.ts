@@ -55,7 +55,8 @@ describe('the compact upload of a sale', () => {
     const text = ledger.sqlite.prepare('SELECT payload FROM outbox WHERE seq = ?').pluck().get(sale.outboxSeq) as string;
     expect(text).toMatch(/^[\x20-\x7e]*$/); // ASCII: Cyrillic as \u escapes
     const upload = JSON.parse(text) as { receipt: Record<string, unknown>; entries: Record<string, unknown>[]; lines: Record<string, unknown>[] };
-    expect(upload.lines[0]!.name).toBeUndefined();
+    // A line carries what a return on another terminal needs of it (HQ gives it there).
+    expect(upload.lines[0]).toMatchObject({ lineNo: 1, name: 'Чай «Утро»', unitPrice: 19900, pointsRedeemed: 0 });
     expect(upload.entries.length).toBeGreaterThan(0);
     for (const e of upload.entries) expect(Object.keys(e)).not.toContain('cardholderId');
     const stored = ledger.sqlite.prepare('SELECT * FROM point_entries WHERE receipt_id = ? ORDER BY chain_seq').all(sale.receiptId) as Record<string, unknown>[];

@@ -8,7 +8,8 @@ import { normalizePhone } from '../protocol/phone';
 import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
 import { holdExclusively, openDatabase, type LedgerDb } from './open';
 import { quickCheckInBackground, type IntegrityState } from './integrity';
-import { priceReturn, sliceLots, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest } from '../engine';
+import { priceReturn, sliceLots, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest, type ReturnableSale } from '../engine';
+import type { ReturnElsewhere, SaleElsewhere } from '../protocol/sync';
 
 export interface LedgerOptions {
   path: string;
@@ -85,10 +86,15 @@ export interface StoredReceipt {
   createdAt: string;
   cardId: string | null;
   cardholderId: string | null;
-  priced: PricedBasket;
-  /** Units of each line (1-based) already returned. */
+  /** The sale as priced (a receipt of this terminal: its whole priced basket). */
+  priced: ReturnableSale;
+  /** Units of each line (1-based) already returned, here and (as HQ's feed has told) elsewhere. */
   returned: Record<number, number>;
   returnIds: string[];
+  /** Earned points its returns have taken back so far. */
+  pointsTakenBack: number;
+  /** The terminal it was made on, when not this one (HQ gave it: sales_elsewhere). */
+  madeOn: string | null;
 }
 
 /** A return the rules refuse (more than is left, no such line); nothing was written. */
@@ -259,6 +265,12 @@ export class Ledger {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertSearch: sqlite.prepare('INSERT INTO cardholder_search (tokens, cardholder_id) VALUES (?, ?)'),
+      noteReturnElsewhere: sqlite.prepare(
+        `INSERT OR IGNORE INTO returns_elsewhere (id, original_receipt_id, lines, points_taken_back) SELECT ?, ?, ?, ?
+         WHERE EXISTS (SELECT 1 FROM receipts WHERE id = ?) OR EXISTS (SELECT 1 FROM sales_elsewhere WHERE id = ?)`,
+      ),
+      saleFeedThrough: sqlite.prepare('SELECT feed_through FROM sales_elsewhere WHERE id = ?').pluck(),
+      syncCursor: sqlite.prepare("SELECT value FROM sync_state WHERE key = 'hq_cursor'").pluck(),
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       remoteMark: sqlite.prepare('SELECT max(rowid) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
@@ -726,7 +738,7 @@ export class Ledger {
         },
         program: priced.program,
         pricedJson: JSON.stringify(priced),
-        lines: priced.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, category: l.category, qty: l.qty, unitPrice: l.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.net, pointsEarned: l.pointsEarned })),
+        lines: priced.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, name: l.name, category: l.category, qty: l.qty, unitPrice: l.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.net, pointsEarned: l.pointsEarned, pointsRedeemed: l.pointsRedeemed })),
         entries: card
           ? [
               ...priced.redemption.fromLots.map((d) => ({ kind: 'redeem', points: -d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `Оплата баллами, чек ${receiptNumber}` })),
@@ -756,30 +768,62 @@ export class Ledger {
     const r = (this.sqlite.prepare('SELECT * FROM receipts WHERE id = ?').get(idOrNumber) ??
       (Number.isSafeInteger(n) ? this.sqlite.prepare('SELECT * FROM receipts WHERE rowid = ? AND number = ?').get(n, idOrNumber) : undefined) ??
       this.sqlite.prepare("SELECT * FROM receipts WHERE number = ? AND rowid <> CAST(substr(number, instr(number, '-') + 1) AS INTEGER)").get(idOrNumber)) as Row | undefined;
-    if (!r) return null;
-    // What has come back of it: the lines of its returns' priced baskets, by line number.
-    const returned: Record<number, number> = {};
-    const returns = this.sqlite.prepare("SELECT id, priced FROM receipts WHERE original_receipt_id = ? AND kind = 'return' ORDER BY rowid").all(r.id) as { id: string; priced: string }[];
-    for (const ret of returns) {
-      for (const l of (JSON.parse(ret.priced) as PricedReturn).lines) returned[l.lineNo] = (returned[l.lineNo] ?? 0) + l.qty;
-    }
+    const s = r ? null : (this.sqlite.prepare('SELECT * FROM sales_elsewhere WHERE id = ? OR number = ?').get(idOrNumber, idOrNumber) as Row | undefined);
+    const found = r ?? s;
+    if (!found) return null;
     return {
-      id: r.id as string,
-      number: r.number as string,
-      kind: r.kind as 'sale' | 'return',
-      createdAt: r.created_at as string,
-      cardId: (r.card_id as string | null) ?? null,
-      cardholderId: (r.cardholder_id as string | null) ?? null,
-      priced: JSON.parse(r.priced as string) as PricedBasket,
-      returned,
-      returnIds: returns.map((ret) => ret.id),
+      id: found.id as string,
+      number: found.number as string,
+      kind: r ? (r.kind as 'sale' | 'return') : 'sale',
+      createdAt: found.created_at as string,
+      cardId: (found.card_id as string | null) ?? null,
+      cardholderId: (found.cardholder_id as string | null) ?? null,
+      priced: JSON.parse((r ? r.priced : found.sale) as string) as ReturnableSale,
+      ...this.returnsOf(found.id as string),
+      madeOn: s ? (s.terminal_id as string) : null,
     };
+  }
+
+  /** What has come back of a sale: its returns here (by their priced lines) and those made on other terminals. */
+  private returnsOf(saleId: string): Pick<StoredReceipt, 'returned' | 'returnIds' | 'pointsTakenBack'> {
+    const returned: Record<number, number> = {};
+    const out = { returned, returnIds: [] as string[], pointsTakenBack: 0 };
+    const add = (id: string, points: number, lines: Iterable<[number, number]>) => {
+      out.returnIds.push(id);
+      out.pointsTakenBack += points;
+      for (const [lineNo, qty] of lines) returned[lineNo] = (returned[lineNo] ?? 0) + qty;
+    };
+    const own = this.sqlite.prepare("SELECT id, priced, points_earned FROM receipts WHERE original_receipt_id = ? AND kind = 'return' ORDER BY rowid").all(saleId) as { id: string; priced: string; points_earned: number }[];
+    for (const ret of own) add(ret.id, ret.points_earned, (JSON.parse(ret.priced) as PricedReturn).lines.map((l) => [l.lineNo, l.qty]));
+    const elsewhere = this.sqlite.prepare('SELECT id, lines, points_taken_back FROM returns_elsewhere WHERE original_receipt_id = ? ORDER BY rowid').all(saleId) as { id: string; lines: string; points_taken_back: number }[];
+    for (const ret of elsewhere) add(ret.id, ret.points_taken_back, Object.entries(JSON.parse(ret.lines) as Record<string, number>).map(([lineNo, qty]) => [Number(lineNo), qty]));
+    return out;
+  }
+
+  /** A sale of another terminal, as HQ gave it, kept to be returned here, with the returns made of it elsewhere. */
+  keepSaleElsewhere(sale: SaleElsewhere, now: string) {
+    const returnable: ReturnableSale = { program: sale.program, lines: sale.lines, totals: sale.totals, redemption: { fromLots: sale.fromLots } };
+    this.sqlite.transaction(() => {
+      this.sqlite
+        .prepare('INSERT OR REPLACE INTO sales_elsewhere (id, number, terminal_id, card_id, cardholder_id, created_at, sale, earn_lots, feed_through, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(sale.id, sale.number, sale.terminalId, sale.cardId, sale.cardholderId, sale.createdAt, JSON.stringify(returnable), JSON.stringify(sale.earnLots), sale.feedThrough, now);
+      for (const ret of sale.returns) this.noteReturnElsewhere(sale.id, ret);
+    }).immediate();
+  }
+
+  /** @internal A return made on another terminal (HQ's feed): kept if it reverses a sale this terminal may take back. */
+  noteReturnElsewhere(saleId: string, ret: ReturnElsewhere) {
+    this.stmts.noteReturnElsewhere.run(ret.id, saleId, JSON.stringify(ret.lines), ret.pointsTakenBack, saleId, saleId);
   }
 
   /** What returning `lines` of one of this terminal's sales would reverse; refused with reasons. Writes nothing. */
   priceReturnOf(originalReceiptId: string, lines: ReturnRequest[]): { original: StoredReceipt; priced: PricedReturn } {
     const original = this.receipt(originalReceiptId);
     if (!original || original.kind !== 'sale') throw new ReturnRefused([{ path: 'receipt', message: 'No such sale on this terminal', messageRu: 'Такого чека продажи на этой кассе нет' }]);
+    // A sale made elsewhere names lots this terminal knows from HQ's feed, once it has pulled that far.
+    if (original.madeOn && (this.stmts.saleFeedThrough.get(original.id) as number) > Number(this.stmts.syncCursor.get() ?? 0)) {
+      throw new ReturnRefused([{ path: 'receipt', message: 'The sale’s points have not reached this terminal yet: let it sync with HQ, then try again', messageRu: 'Баллы этого чека ещё не пришли на кассу: дождитесь синхронизации с центром и повторите' }]);
+    }
     const check = priceReturn(original.priced, original.returned, lines);
     if (!check.ok) throw new ReturnRefused(check.errors);
     return { original, priced: check.value };
@@ -794,11 +838,12 @@ export class Ledger {
     if (this.integrity.status === 'failed') throw new Error(this.integrity.message);
     return this.atomically(() => {
       const { original, priced: ret } = this.priceReturnOf(input.originalReceiptId, input.lines);
-      // Earned points are taken back from this sale's own earn lots, in the order they were earned.
-      const takenBefore = original.returnIds.length
-        ? (this.sqlite.prepare(`SELECT coalesce(sum(points_earned), 0) FROM receipts WHERE original_receipt_id = ? AND kind = 'return'`).pluck().get(original.id) as number)
-        : 0;
-      const earnLots = (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
+      // Earned points are taken back from this sale's own earn lots, in the order they were earned,
+      // after what its returns here and elsewhere have taken.
+      const takenBefore = original.pointsTakenBack;
+      const earnLots = original.madeOn
+        ? (JSON.parse(this.sqlite.prepare('SELECT earn_lots FROM sales_elsewhere WHERE id = ?').pluck().get(original.id) as string) as { lotId: string; points: number }[])
+        : (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
       const number = this.nextReceiptNumber();
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
       // Merged away since the sale: the points come out of, and go back to, the lots the merge moved them to.
@@ -879,7 +924,7 @@ export class Ledger {
     totals: { gross: number; discount: number; redeemKopecks: number; toPay: number; pointsEarned: number; pointsRedeemed: number };
     program: PricedBasket['program'];
     pricedJson: string;
-    /** The lines as HQ gets them (the names stay in the priced basket: HQ does not keep them). */
+    /** The lines as HQ gets them (a sale's with what a return on another terminal needs of them). */
     lines: Row[];
     entries: { kind: string; points: number; lotId: string | null; activatesAt: string | null; expiresAt: string | null; reason: string }[];
     spend: number;

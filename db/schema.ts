@@ -171,6 +171,43 @@ export const remoteEntries = sqliteTable(
   (t) => [index('remote_entries_cardholder').on(t.cardholderId), index('remote_entries_lot').on(t.lotId), index('remote_entries_chain').on(t.terminalId, t.chainSeq)],
 );
 
+/**
+ * Sales made on other terminals, as HQ gave them when one was to be returned here (not chained:
+ * HQ's copy; the return receipt that reverses it is). `sale` is what the return needs of it
+ * (ReturnableSale), `earn_lots` the lots its points went to.
+ */
+export const salesElsewhere = sqliteTable(
+  'sales_elsewhere',
+  {
+    id: text('id').primaryKey(),
+    number: text('number').notNull(),
+    terminalId: text('terminal_id').notNull(),
+    cardId: text('card_id'),
+    cardholderId: text('cardholder_id').notNull(),
+    createdAt: text('created_at').notNull(),
+    sale: text('sale').notNull(),
+    earnLots: text('earn_lots').notNull(),
+    /** HQ's feed holds the sale's entries up to here: the return waits until this terminal has pulled that far. */
+    feedThrough: integer('feed_through').notNull(),
+    fetchedAt: text('fetched_at').notNull(),
+  },
+  (t) => [uniqueIndex('sales_elsewhere_number').on(t.number)],
+);
+
+/** Returns made on other terminals of sales this terminal may take back (its own, or ones above):
+ *  what each took of the sale, so no unit and no point is returned twice. From HQ's feed. */
+export const returnsElsewhere = sqliteTable(
+  'returns_elsewhere',
+  {
+    id: text('id').primaryKey(),
+    originalReceiptId: text('original_receipt_id').notNull(),
+    /** Units by line number of the sale (JSON). */
+    lines: text('lines').notNull(),
+    pointsTakenBack: integer('points_taken_back').notNull(),
+  },
+  (t) => [index('returns_elsewhere_original').on(t.originalReceiptId)],
+);
+
 /** Cache of SUM(point_entries.points) per account, kept in the same transaction as the entries. */
 // WITHOUT ROWID since migration 0008: one B-tree per balance row written with every sale.
 export const balances = sqliteTable('balances', {

@@ -2,7 +2,7 @@
 // paid, points earned, …) is returned cumulatively: after k of n units have come back, exactly
 // ⌊amount·k/n⌋ has been reversed (all of it at k = n). So any sequence of partial returns that
 // covers the receipt has exactly the effect of one full return, to the kopeck and the point.
-import type { Kopecks, Points, PricedBasket, Reason } from './types';
+import type { Kopecks, Points, PricedBasket, PricedLine, Reason } from './types';
 import { formatRub } from './money';
 
 export interface ReturnRequest {
@@ -38,6 +38,15 @@ export interface PricedReturn {
   reasons: Reason[];
 }
 
+/** What a return needs of the sale it reverses: the lines as priced, the lots its points were paid
+ *  from. A sale of this terminal has it in its priced basket; one made elsewhere, from HQ. */
+export interface ReturnableSale {
+  program: PricedBasket['program'];
+  lines: readonly Pick<PricedLine, 'sku' | 'name' | 'category' | 'qty' | 'unitPrice' | 'gross' | 'discount' | 'redeem' | 'net' | 'pointsEarned' | 'pointsRedeemed'>[];
+  totals: Pick<PricedBasket['totals'], 'toPay' | 'pointsEarned' | 'pointsRedeemed'>;
+  redemption: { fromLots: readonly { lotId: string; points: Points }[] };
+}
+
 export type ReturnCheck = { ok: true; value: PricedReturn } | { ok: false; errors: { path: string; message: string; messageRu: string }[] };
 
 /** Share of `amount` reversed once `k` of `n` units are back. */
@@ -50,7 +59,7 @@ function cumulative(amount: number, k: number, n: number): number {
  * @param alreadyReturned units of each line returned before (lineNo → qty)
  * @param request what comes back now
  */
-export function priceReturn(original: PricedBasket, alreadyReturned: Readonly<Record<number, number>>, request: readonly ReturnRequest[]): ReturnCheck {
+export function priceReturn(original: ReturnableSale, alreadyReturned: Readonly<Record<number, number>>, request: readonly ReturnRequest[]): ReturnCheck {
   const errors: { path: string; message: string; messageRu: string }[] = [];
   const wanted = new Map<number, number>();
   request.forEach((r, i) => {

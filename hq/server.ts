@@ -90,6 +90,13 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
     return { available: await service.allowances.available(caller.terminalId, body.cardholderId) };
   });
 
+  app.post('/v1/sale-for-return', async (req) => {
+    const caller = await auth(req);
+    const body = (req.body ?? {}) as { number?: unknown };
+    if (typeof body.number !== 'string' || !body.number || body.number.length > 64) throw new HqError(400, 'number is required');
+    return service.saleForReturn(caller, body.number);
+  });
+
   app.get('/v1/admin/integrity', async (req) => {
     if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
     return { quarantine: await service.integrityReport(), overdrafts: await service.allowances.report() };

@@ -2,7 +2,7 @@
 // operations, and the pull feed that brings every terminal HQ's balances.
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { z } from 'zod';
-import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry, type RemotePurchase } from '../protocol/sync';
+import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry, type RemotePurchase, type ReturnElsewhere, type SaleElsewhere } from '../protocol/sync';
 import { same, sql, unnest, type HqDb, type Query, type Row } from './db';
 import { StoreDayTally } from './figures';
 import { chainedRows, verifyOperation, type ChainHead } from './chain';
@@ -20,6 +20,14 @@ export class HqError extends Error {
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const FEED_LOCK = 7001;
+
+/** A return receipt's units by line of the sale it reverses (`r` is the return). */
+const RETURNED_LINES = sql.raw(`CASE WHEN r.kind = 'return' THEN (SELECT json_object_agg(l.line_no, l.qty) FROM receipt_lines l WHERE l.terminal_id = r.terminal_id AND l.receipt_id = r.id) END`);
+
+function returnElsewhere(r: Row): ReturnElsewhere {
+  const lines = (typeof r.returned_lines === 'string' ? JSON.parse(r.returned_lines) : (r.returned_lines ?? {})) as Record<string, number>;
+  return { id: r.id as string, lines: Object.fromEntries(Object.entries(lines).map(([k, v]) => [k, Number(v)])), pointsTakenBack: Number(r.points_earned) };
+}
 
 const entryPayload = z.object({
   id: z.string(),
@@ -74,7 +82,23 @@ const receiptPayload = z.object({
   redeemOffered: z.number().int().optional(),
   /** How long the terminal had held that allowance when it redeemed (its own elapsed time, not its clock). */
   allowanceAgeMs: z.number().int().optional(),
-  lines: z.array(z.object({ lineNo: z.number().int(), sku: z.string(), category: z.string(), qty: z.number().int(), gross: z.number().int(), discount: z.number().int(), redeem: z.number().int(), net: z.number().int(), pointsEarned: z.number().int() })),
+  lines: z.array(
+    z.object({
+      lineNo: z.number().int(),
+      sku: z.string(),
+      category: z.string(),
+      qty: z.number().int(),
+      gross: z.number().int(),
+      discount: z.number().int(),
+      redeem: z.number().int(),
+      net: z.number().int(),
+      pointsEarned: z.number().int(),
+      // What a return on another terminal needs (terminals before it did not send them).
+      name: z.string().max(500).optional(),
+      unitPrice: z.number().int().optional(),
+      pointsRedeemed: z.number().int().optional(),
+    }),
+  ),
   entries: z.array(entryPayload),
 });
 
@@ -458,10 +482,11 @@ export class HqService {
     const lines = mine.flatMap((p) => p.lines.map((l) => ({ ...l, receiptId: p.receipt.id })));
     if (lines.length) {
       await q.rows(
-        sql`INSERT INTO receipt_lines (terminal_id, receipt_id, line_no, sku, category, qty, gross, discount, redeem, net, points_earned)
+        sql`INSERT INTO receipt_lines (terminal_id, receipt_id, line_no, sku, category, qty, gross, discount, redeem, net, points_earned, name, unit_price, points_redeemed)
             ${unnest(lines, [
               ['text', same(T)], ['text', (l) => l.receiptId], ['integer', (l) => l.lineNo], ['text', (l) => l.sku], ['text', (l) => l.category], ['integer', (l) => l.qty],
               ['bigint', (l) => l.gross], ['bigint', (l) => l.discount], ['bigint', (l) => l.redeem], ['bigint', (l) => l.net], ['integer', (l) => l.pointsEarned],
+              ['text', (l) => l.name ?? null], ['bigint', (l) => l.unitPrice ?? null], ['integer', (l) => l.pointsRedeemed ?? null],
             ])} ON CONFLICT DO NOTHING`,
       );
     }
@@ -690,7 +715,8 @@ export class HqService {
     const bound = ends.length ? Math.min(...ends) : Number.MAX_SAFE_INTEGER;
     const receipts = await this.db.rows<Row>(
       // Counted for the cardholder kept, if HQ has merged the one the receipt names since.
-      sql`SELECT r.hq_seq, coalesce(h.merged_into, r.cardholder_id) AS cardholder_id, r.kind, r.to_pay + r.redeem_kopecks AS spend, r.created_at
+      sql`SELECT r.hq_seq, coalesce(h.merged_into, r.cardholder_id) AS cardholder_id, r.kind, r.to_pay + r.redeem_kopecks AS spend, r.created_at,
+                 r.id, r.original_receipt_id, r.points_earned, ${RETURNED_LINES} AS returned_lines
           FROM receipts r LEFT JOIN cardholders h ON h.cardholder_id = r.cardholder_id
           WHERE r.hq_seq > ${cursor} AND r.hq_seq < ${bound} AND r.cardholder_id IS NOT NULL AND r.terminal_id <> ${caller.terminalId}
           ORDER BY r.hq_seq LIMIT ${limit + 1}`,
@@ -708,7 +734,8 @@ export class HqService {
       if ('r' in item) {
         const r = item.r;
         const spend = Number(r.spend);
-        purchases.push({ hqSeq: item.seq, cardholderId: r.cardholder_id as string, kind: r.kind as 'sale' | 'return', spend: r.kind === 'return' ? -spend : spend, createdAt: iso(r.created_at)! });
+        const returnOf = r.kind === 'return' && r.original_receipt_id ? { returnOf: { receiptId: r.original_receipt_id as string, ...returnElsewhere(r) } } : {};
+        purchases.push({ hqSeq: item.seq, cardholderId: r.cardholder_id as string, kind: r.kind as 'sale' | 'return', spend: r.kind === 'return' ? -spend : spend, createdAt: iso(r.created_at)!, ...returnOf });
       } else if ('e' in item) {
         const e = item.e;
         if (e.terminal_id === caller.terminalId) continue; // the terminal has its own entries
@@ -740,6 +767,64 @@ export class HqService {
       }
     }
     return out;
+  }
+
+  /**
+   * A sale made on another terminal, for the caller to take back: by the number on the receipt.
+   * Only a sale with a card (the feed tells its terminal of returns made elsewhere only then), and
+   * only one whose lines carry what a return needs (uploaded since HQ keeps it).
+   */
+  async saleForReturn(caller: Caller, number: string): Promise<SaleElsewhere> {
+    const [r] = await this.db.rows<Row>(
+      sql`SELECT r.terminal_id, r.id, r.number, r.card_id, r.cardholder_id, r.created_at, r.program_id, r.program_version, r.program_hash, r.to_pay,
+                 r.points_earned, r.points_redeemed, r.hq_seq
+          FROM receipts r WHERE r.number = ${number} AND r.kind = 'sale' ORDER BY r.created_at DESC LIMIT 1`,
+    );
+    if (!r) throw new HqError(404, `no sale ${number} in the chain`);
+    if (r.terminal_id === caller.terminalId) throw new HqError(409, `sale ${number} was made on this terminal, but its ledger does not have it`);
+    if (!r.cardholder_id) throw new HqError(409, `sale ${number} was made without a card: it is returned on its own terminal`);
+    const T = r.terminal_id as string;
+    const lines = await this.db.rows<Row>(
+      sql`SELECT sku, name, category, qty, unit_price, gross, discount, redeem, net, points_earned, points_redeemed FROM receipt_lines
+          WHERE terminal_id = ${T} AND receipt_id = ${r.id} ORDER BY line_no`,
+    );
+    if (lines.some((l) => l.name === null || l.points_redeemed === null)) throw new HqError(409, `sale ${number} was uploaded before HQ kept what a return needs: it is returned on its own terminal`);
+    const entries = await this.db.rows<Row>(
+      sql`SELECT kind, points, coalesce(lot_id, id) AS lot_id, hq_seq FROM point_entries
+          WHERE cardholder_id = ${r.cardholder_id} AND receipt_id = ${r.id} AND terminal_id = ${T} ORDER BY chain_seq`,
+    );
+    const returns = await this.db.rows<Row>(
+      sql`SELECT r.id, r.points_earned, ${RETURNED_LINES} AS returned_lines FROM receipts r
+          WHERE r.original_receipt_id = ${r.id} AND r.kind = 'return' AND r.terminal_id <> ${caller.terminalId} ORDER BY r.hq_seq`,
+    );
+    const n = (v: unknown) => Number(v);
+    return {
+      id: r.id as string,
+      number: r.number as string,
+      terminalId: T,
+      cardId: (r.card_id as string | null) ?? null,
+      cardholderId: r.cardholder_id as string,
+      createdAt: new Date(r.created_at as string).toISOString(),
+      program: { id: String(r.program_id ?? ''), version: n(r.program_version ?? 0), hash: String(r.program_hash ?? '') },
+      lines: lines.map((l) => ({
+        sku: l.sku as string,
+        name: l.name as string,
+        category: l.category as string,
+        qty: n(l.qty),
+        unitPrice: n(l.unit_price ?? 0),
+        gross: n(l.gross),
+        discount: n(l.discount),
+        redeem: n(l.redeem),
+        net: n(l.net),
+        pointsEarned: n(l.points_earned),
+        pointsRedeemed: n(l.points_redeemed),
+      })),
+      totals: { toPay: n(r.to_pay), pointsEarned: n(r.points_earned), pointsRedeemed: n(r.points_redeemed) },
+      fromLots: entries.filter((e) => e.kind === 'redeem').map((e) => ({ lotId: e.lot_id as string, points: -n(e.points) })),
+      earnLots: entries.filter((e) => e.kind === 'earn').map((e) => ({ lotId: e.lot_id as string, points: n(e.points) })),
+      returns: returns.map(returnElsewhere),
+      feedThrough: Math.max(n(r.hq_seq), ...entries.map((e) => n(e.hq_seq))),
+    };
   }
 
   // ---- views -------------------------------------------------------------------------------

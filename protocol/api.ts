@@ -205,6 +205,8 @@ export interface ReceiptView {
   id: string;
   number: string;
   createdAt: string;
+  /** Sold on another terminal of the chain (HQ gave it). */
+  madeElsewhere: boolean;
   customer: { maskedNumber: string; displayName: string } | null;
   lines: { lineNo: number; name: string; qty: number; returned: number; net: number; unitPrice: number }[];
   totals: { toPay: number; pointsEarned: number; pointsRedeemed: number };

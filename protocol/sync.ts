@@ -87,6 +87,41 @@ export interface RemotePurchase {
   /** Kopecks paid, money and points together (a return's refund counts against it). */
   spend: number;
   createdAt: string;
+  /** A return: the receipt's id, the sale it reverses and what it took back of it (HQ that sends it). */
+  returnOf?: ReturnElsewhere & { receiptId: string };
+}
+
+/** A return made on another terminal, as far as the sale it reverses is concerned. */
+export interface ReturnElsewhere {
+  /** The return receipt's id. */
+  id: string;
+  /** Units of each line of the sale (line number → units). */
+  lines: Record<string, number>;
+  pointsTakenBack: number;
+}
+
+/**
+ * A sale made on another terminal, as HQ gives it to a terminal that is to take it back
+ * (POST /v1/sale-for-return): its lines as priced there, the lots its points came from and went
+ * to, and the returns made of it on terminals other than the asking one.
+ */
+export interface SaleElsewhere {
+  id: string;
+  number: string;
+  terminalId: string;
+  cardId: string | null;
+  cardholderId: string;
+  createdAt: string;
+  program: { id: string; version: number; hash: string };
+  lines: { sku: string; name: string; category: string; qty: number; unitPrice: number; gross: number; discount: number; redeem: number; net: number; pointsEarned: number; pointsRedeemed: number }[];
+  totals: { toPay: number; pointsEarned: number; pointsRedeemed: number };
+  /** The lots the points it was paid with came from, in the order drawn. */
+  fromLots: { lotId: string; points: number }[];
+  /** The lots it earned (not the welcome bonus), in the order written. */
+  earnLots: { lotId: string; points: number }[];
+  returns: ReturnElsewhere[];
+  /** HQ's feed must have reached this place for the terminal to know the sale's entries. */
+  feedThrough: number;
 }
 
 /** HQ's allowance policy (HQ configuration). */

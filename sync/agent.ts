@@ -49,6 +49,7 @@ export class SyncAgent {
   private lastError: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  private turn: Promise<unknown> = Promise.resolve();
   private stopped = true;
 
   constructor(
@@ -114,18 +115,51 @@ export class SyncAgent {
   }
 
   /** One full round: push everything, then pull everything. Throws when HQ cannot be reached. */
-  async syncOnce(): Promise<{ pushed: number; pulled: number }> {
+  syncOnce(): Promise<{ pushed: number; pulled: number }> {
+    return this.inTurn(() => this.round());
+  }
+
+  /**
+   * A sale made on another terminal, from HQ, kept in the ledger to be returned here; then HQ's
+   * feed is pulled as far as the sale's entries (a return made elsewhere meanwhile comes with it,
+   * and is kept now that the sale is; should the pull fail, the ledger refuses the return until a
+   * later round has brought them). Throws SyncHttpError: 404 when the chain has no such sale, 409
+   * when it is not to be returned here, no status when HQ cannot be reached.
+   */
+  async fetchSaleElsewhere(number: string): Promise<void> {
+    if (!this.registered()) throw new SyncHttpError(null, 'this terminal is not registered with HQ');
+    const sale = await this.client.saleForReturn(number).catch((e: unknown) => {
+      if (e instanceof SyncHttpError && e.status === null) this.failed(e);
+      throw e;
+    });
+    this.ledger.keepSaleElsewhere(sale, this.clock().toISOString());
+    if (sale.feedThrough > this.store.cursor()) await this.inTurn(() => this.pullAll()).catch((e: unknown) => this.failed(e));
+  }
+
+  /** Rounds and pulls one at a time: two pulls from one cursor would count a page twice. */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async pullAll(): Promise<number> {
+    let pulled = 0;
+    for (;;) {
+      const page = await this.client.pull(this.store.cursor(), 5000);
+      this.store.applyPull(page);
+      pulled += page.entries.length + page.cards.length;
+      if (!page.more) return pulled;
+    }
+  }
+
+  private async round(): Promise<{ pushed: number; pulled: number }> {
     if (!this.registered()) throw new SyncHttpError(null, 'this terminal is not registered with HQ: run `loyalty sync --register CODE`');
     let pushed = 0;
     let pulled = 0;
     try {
       pushed = await this.pushAll();
-      for (;;) {
-        const page = await this.client.pull(this.store.cursor(), 5000);
-        this.store.applyPull(page);
-        pulled += page.entries.length + page.cards.length;
-        if (!page.more) break;
-      }
+      pulled = await this.pullAll();
       // Offline-redemption allowances for the cards this terminal sees, now that its sales are in.
       const ids = this.allowances.wanted(this.wantedCards, this.clock().toISOString());
       if (ids.length) {

@@ -1,7 +1,7 @@
 // HTTP to HQ: every request signed (protocol/sync.ts), bodies gzip-compressed, a hard timeout.
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { signatureBase, type AllowancesResponse, type PullResponse, type PushResponse } from '../protocol/sync';
+import { signatureBase, type AllowancesResponse, type PullResponse, type PushResponse, type SaleElsewhere } from '../protocol/sync';
 import type { PendingOp } from './store';
 import type { TerminalKey } from './keys';
 
@@ -50,6 +50,11 @@ export class HqClient {
 
   allowances(cardholderIds: string[]): Promise<AllowancesResponse> {
     return this.request('POST', '/v1/allowances', { cardholderIds });
+  }
+
+  /** A sale made on another terminal, to be returned here (404: none in the chain; 409: not returnable here). */
+  saleForReturn(number: string): Promise<SaleElsewhere> {
+    return this.request('POST', '/v1/sale-for-return', { number });
   }
 
   pull(cursor: number, limit: number): Promise<PullResponse> {

@@ -88,7 +88,10 @@ export class SyncStore {
     this.ledger.sqlite.transaction(() => {
       for (const c of page.cards) this.ledger.importCard({ ...c, holder: c.holder as never });
       for (const e of page.entries) this.stmts.remote.run({ ...e, chainSeq: e.chainSeq ?? null });
-      for (const p of page.purchases ?? []) this.ledger.countRemotePurchase(p);
+      for (const p of page.purchases ?? []) {
+        this.ledger.countRemotePurchase(p);
+        if (p.returnOf) this.ledger.noteReturnElsewhere(p.returnOf.receiptId, p.returnOf);
+      }
       this.put('hq_cursor', String(page.cursor));
     }).immediate();
   }

@@ -100,6 +100,7 @@ export function ReturnScreen() {
           <p>
             {t('receipt')} {receipt.number} · {formatDate(receipt.createdAt)} · {formatMoney(receipt.totals.toPay)}
             {receipt.customer && ` · ${receipt.customer.displayName} ${receipt.customer.maskedNumber}`}
+            {receipt.madeElsewhere && <span data-testid="receipt-elsewhere">{` · ${t('madeElsewhere')}`}</span>}
           </p>
           <table className="basket">
             <thead>

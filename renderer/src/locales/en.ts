@@ -59,6 +59,7 @@ export const en: Messages = {
   screen_shift: "Shift",
   returnTitle: "Return by receipt",
   receiptNumber: "Receipt number",
+  madeElsewhere: "sold on another terminal",
   sold: "Sold",
   returned: "Returned",
   toReturn: "Return now",

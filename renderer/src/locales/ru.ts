@@ -57,6 +57,7 @@ export const ru = {
   screen_shift: "Смена",
   returnTitle: "Возврат по чеку",
   receiptNumber: "Номер чека",
+  madeElsewhere: "продан на другой кассе",
   sold: "Продано",
   returned: "Возвращено",
   toReturn: "К возврату",

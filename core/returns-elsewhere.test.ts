@@ -1,0 +1,126 @@
+// A sale returned on another terminal of the chain (SPEC §3): the till finds it through HQ, the
+// return reverses exactly what the sale gave, and no unit or point comes back twice, whichever
+// till the customer brings the goods to. Two terminals and HQ over real HTTP (embedded PostgreSQL,
+// or the real server with DATABASE_URL), driven through the terminal's API as the screens drive it.
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Terminal } from './terminal';
+import { silentLogger } from './log';
+import { createUser } from '../db/admin';
+import { startTestHq, type TestHq } from '../hq/testing';
+import { sql } from '../hq/db';
+import type { ApiResult } from '../protocol/api';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const ok = <T>(r: ApiResult<T>): T => {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+};
+const refused = <T>(r: ApiResult<T>) => {
+  if (r.ok) throw new Error('expected a refusal');
+  return r.error;
+};
+
+const CARD = '7789000000019';
+const cheese = { sku: 'CHEESE', name: 'Сыр', category: 'dairy', qty: 3, unitPrice: 32900 };
+const milk = { sku: 'MILK-1L', name: 'Молоко', category: 'dairy', qty: 1, unitPrice: 8990 };
+
+/** A terminal of the chain; `demo` seeds the demo cards (one terminal only: they are enrolled there). */
+async function till(hq: TestHq, demo: boolean): Promise<Terminal> {
+  const dir = mkdtempSync(join(tmpdir(), 'elsewhere-'));
+  dirs.push(dir);
+  const t = await Terminal.start({ dataDir: dir, readers: [], demo, hqUrl: hq.url, hqCode: await hq.service.createRegistrationCode('store-1'), logger: silentLogger });
+  if (!demo) createUser(t.ledger, 'Кассир Борис', 'cashier', '1111', new Date().toISOString());
+  ok(await t.api.call('login', { pin: '1111' }));
+  ok(await t.api.call('openShift', {}));
+  return t;
+}
+
+describe('a return on another terminal', () => {
+  it('finds the sale through HQ, reverses exactly what it gave, and never returns a unit or a point twice', async () => {
+    const hq = await startTestHq();
+    const a = await till(hq, true);
+    const b = await till(hq, false);
+    try {
+      const card = ok(await a.api.call('identify', { query: CARD }));
+      ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] })); // the welcome bonus: points to pay with
+      await a.sync!.syncOnce(); // HQ answers what the card may pay with
+      const before = ok(await a.api.call('identify', { query: CARD })).balance;
+      const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese, milk], redeemPoints: 60 }));
+      const { pointsEarned, pointsRedeemed } = sale.priced.totals;
+      expect(pointsEarned).toBeGreaterThan(0);
+      expect(pointsRedeemed).toBe(60);
+      const cardless = ok(await a.api.call('checkout', { cardId: null, lines: [milk] }));
+      await a.sync!.syncOnce();
+      await b.sync!.syncOnce();
+      const holderId = a.ledger.findCard({ number: CARD })!.cardholderId;
+
+      // Terminal B has never seen the sale: HQ gives it, as it was priced on A.
+      const found = ok(await b.api.call('findReceipt', { query: sale.receiptNumber }));
+      expect(found).toMatchObject({ id: sale.receiptId, number: sale.receiptNumber, madeElsewhere: true, totals: { pointsEarned, pointsRedeemed } });
+      expect(found.lines.map((l) => [l.name, l.qty, l.returned, l.unitPrice])).toEqual([['Сыр', 3, 0, 32900], ['Молоко', 1, 0, 8990]]);
+      expect(found.customer?.maskedNumber).toMatch(/0019$/);
+
+      // One cheese back on B: the same figures A's own return would give.
+      const preview = ok(await b.api.call('previewReturn', { receiptId: found.id, lines: [{ lineNo: 1, qty: 1 }] }));
+      const first = ok(await b.api.call('commitReturn', { receiptId: found.id, lines: [{ lineNo: 1, qty: 1 }] }));
+      expect(first.priced).toEqual(preview);
+      expect(first.priced.totals.pointsTakenBack).toBeGreaterThan(0);
+      expect(first.priced.totals.pointsRestored).toBeGreaterThan(0);
+      expect(ok(await b.api.call('findReceipt', { query: sale.receiptNumber })).lines[0]!.returned).toBe(1);
+      expect(refused(await b.api.call('previewReturn', { receiptId: found.id, lines: [{ lineNo: 1, qty: 3 }] })).messageRu).toMatch(/уже возвращено 1/);
+
+      // A hears of it through HQ's feed: it refuses the unit B took back, and returns the rest.
+      await b.sync!.syncOnce();
+      await a.sync!.syncOnce();
+      const onA = ok(await a.api.call('findReceipt', { query: sale.receiptNumber }));
+      expect(onA.madeElsewhere).toBe(false);
+      expect(onA.lines.map((l) => l.returned)).toEqual([1, 0]);
+      expect(refused(await a.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 3 }] })).messageRu).toMatch(/продано 3, уже возвращено 1/);
+      const rest = ok(await a.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 2 }, { lineNo: 2, qty: 1 }] }));
+      expect(rest.priced.complete).toBe(true);
+      // Two returns on two terminals took back exactly what the sale gave, to the point.
+      expect(first.priced.totals.pointsTakenBack + rest.priced.totals.pointsTakenBack).toBe(pointsEarned);
+      expect(first.priced.totals.pointsRestored + rest.priced.totals.pointsRestored).toBe(pointsRedeemed);
+
+      // Everywhere, the card is back where it was before the sale.
+      await a.sync!.syncOnce();
+      await b.sync!.syncOnce();
+      expect((await hq.service.balances()).get(holderId)).toBe(before);
+      expect(a.ledger.balance(holderId)).toBe(before);
+      expect(b.ledger.balance(holderId)).toBe(before);
+      expect(ok(await b.api.call('identify', { query: CARD })).balance).toBe(before);
+      const rejected = await hq.db.rows(sql`SELECT reason FROM operations WHERE status = 'rejected'`);
+      expect(rejected).toEqual([]);
+      // And B, told by the feed of A's return, has nothing left to return.
+      expect(ok(await b.api.call('findReceipt', { query: sale.receiptNumber })).lines.map((l) => l.returned)).toEqual([3, 1]);
+      expect(refused(await b.api.call('commitReturn', { receiptId: found.id, lines: [{ lineNo: 2, qty: 1 }] })).messageRu).toMatch(/уже возвращено 1/);
+      expect(b.ledger.verify().ok).toBe(true);
+
+      // A sale whose entries HQ's feed has not yet brought here waits for them.
+      const unfed = { ...(await hq.service.saleForReturn({ terminalId: b.ledger.terminalId, storeId: 'store-1' }, sale.receiptNumber)), id: 'unfed', number: 'UNFED-1', returns: [], feedThrough: 1e12 };
+      b.ledger.keepSaleElsewhere(unfed, new Date().toISOString());
+      expect(refused(await b.api.call('commitReturn', { receiptId: 'unfed', lines: [{ lineNo: 2, qty: 1 }] })).messageRu).toMatch(/ещё не пришли на кассу/);
+
+      // What B cannot return, and why.
+      expect(refused(await b.api.call('findReceipt', { query: 'NOSUCH-1' }))).toMatchObject({ code: 'receipt_not_found', messageRu: expect.stringMatching(/ни на одной кассе/) });
+      expect(refused(await b.api.call('findReceipt', { query: cardless.receiptNumber }))).toMatchObject({ code: 'receipt_elsewhere', messageRu: expect.stringMatching(/без карты/) });
+      const later = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] }));
+      await a.sync!.syncOnce();
+      await hq.stop();
+      expect(refused(await b.api.call('findReceipt', { query: later.receiptNumber }))).toMatchObject({ code: 'hq_unreachable', messageRu: expect.stringMatching(/связи с центром нет/) });
+      // A sale B has fetched before stays returnable offline.
+      expect(ok(await b.api.call('findReceipt', { query: sale.receiptNumber })).madeElsewhere).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      await hq.destroy();
+    }
+  });
+});
