@@ -98,6 +98,7 @@ describe('a return on another terminal', () => {
       expect(ok(await b.api.call('identify', { query: CARD })).balance).toBe(before);
       const rejected = await hq.db.rows(sql`SELECT reason FROM operations WHERE status = 'rejected'`);
       expect(rejected).toEqual([]);
+      expect(await hq.service.overReturns()).toEqual([]); // every unit came back once
       // And B, told by the feed of A's return, has nothing left to return.
       expect(ok(await b.api.call('findReceipt', { query: sale.receiptNumber })).lines.map((l) => l.returned)).toEqual([3, 1]);
       expect(refused(await b.api.call('commitReturn', { receiptId: found.id, lines: [{ lineNo: 2, qty: 1 }] })).messageRu).toMatch(/уже возвращено 1/);
@@ -117,6 +118,30 @@ describe('a return on another terminal', () => {
       expect(refused(await b.api.call('findReceipt', { query: later.receiptNumber }))).toMatchObject({ code: 'hq_unreachable', messageRu: expect.stringMatching(/связи с центром нет/) });
       // A sale B has fetched before stays returnable offline.
       expect(ok(await b.api.call('findReceipt', { query: sale.receiptNumber })).madeElsewhere).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      await hq.destroy();
+    }
+  });
+
+  it('two tills that each return the same unit before hearing of the other: both returns stand, and HQ reports the sale', async () => {
+    const hq = await startTestHq();
+    const a = await till(hq, true);
+    const b = await till(hq, false);
+    try {
+      const card = ok(await a.api.call('identify', { query: CARD }));
+      const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese, milk] }));
+      await a.sync!.syncOnce();
+      ok(await b.api.call('findReceipt', { query: sale.receiptNumber }));
+      await hq.stop(); // both tills offline from here
+      ok(await b.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 2 }] }));
+      ok(await a.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 3 }, { lineNo: 2, qty: 1 }] }));
+      await hq.start();
+      await a.sync!.syncOnce();
+      await b.sync!.syncOnce();
+      expect(await hq.db.rows(sql`SELECT reason FROM operations WHERE status = 'rejected'`)).toEqual([]);
+      expect(await hq.service.overReturns()).toEqual([{ terminal_id: a.ledger.terminalId, number: sale.receiptNumber, line_no: 1, sold: 3, returned: 5 }]);
     } finally {
       await a.close();
       await b.close();

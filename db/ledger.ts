@@ -749,7 +749,7 @@ export class Ledger {
         count: 1,
         ...(input.allowance && card && priced.totals.pointsRedeemed > 0 ? { allowance: input.allowance } : {}),
         // What the till offered (for HQ's refusal share): the points the card could have paid with.
-        offer: card ? { redeemOffered: priced.redemption.maxPoints } : {},
+        facts: card ? { redeemOffered: priced.redemption.maxPoints } : {},
       });
     });
   }
@@ -884,6 +884,8 @@ export class Ledger {
           : [],
         spend: -(ret.totals.refund + ret.totals.redeemKopecks),
         count: 0,
+        // HQ checks that no line of the sale comes back more often than it was sold.
+        facts: { originalTerminalId: original.madeOn ?? this.terminalId },
       });
       return { ...committed, priced: ret, cardId: original.cardId };
     });
@@ -930,8 +932,8 @@ export class Ledger {
     spend: number;
     count: number;
     allowance?: { id: string; signed: unknown; ageMs: number };
-    /** Unchained facts for HQ's figures, carried in the outbox payload. */
-    offer?: Record<string, unknown>;
+    /** Unchained facts for HQ, carried in the outbox payload (what the till offered, the sale's terminal). */
+    facts?: Record<string, unknown>;
   }): CommittedSale {
     const now = r.input.now;
     const receiptId = uuidv7();
@@ -983,7 +985,7 @@ export class Ledger {
     if (r.allowance) this.stmts.useAllowance.run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
     // HQ gets the entries without what they share with the receipt.
-    const upload = { receipt, lines: r.lines, entries: entries.map(compactEntry), ...extra, ...r.offer };
+    const upload = { receipt, lines: r.lines, entries: entries.map(compactEntry), ...extra, ...r.facts };
     const outboxSeq = this.appendOutbox(r.kind, receiptId, now, upload);
     return { receiptId, receiptNumber: r.number, chainSeq: receipt.chainSeq, balance, outboxSeq };
   }

@@ -52,7 +52,7 @@ if (command === 'code') {
   console.log(JSON.stringify(Object.keys(changes).length ? await service.allowances.setPolicy(changes) : await service.allowances.policy()));
   await db.close();
 } else if (command === 'integrity') {
-  console.log(JSON.stringify({ quarantine: await service.integrityReport(), overdrafts: await service.allowances.report() }, null, 2));
+  console.log(JSON.stringify({ quarantine: await service.integrityReport(), overdrafts: await service.allowances.report(), overReturns: await service.overReturns() }, null, 2));
   await db.close();
 } else if (command === 'rfm-segments') {
   const to = new Date();

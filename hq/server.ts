@@ -99,7 +99,7 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
 
   app.get('/v1/admin/integrity', async (req) => {
     if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
-    return { quarantine: await service.integrityReport(), overdrafts: await service.allowances.report() };
+    return { quarantine: await service.integrityReport(), overdrafts: await service.allowances.report(), overReturns: await service.overReturns() };
   });
 
   app.post('/v1/admin/codes', async (req, reply) => {

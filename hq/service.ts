@@ -80,6 +80,8 @@ const receiptPayload = z.object({
   allowance: z.object({ id: z.string(), terminalId: z.string(), cardholderId: z.string(), points: z.number().int(), issuedAt: z.string(), expiresAt: z.string(), signature: z.string() }).nullable().optional(),
   /** The points the card could have paid with at the till (refusal share). */
   redeemOffered: z.number().int().optional(),
+  /** A return: the terminal of the sale it reverses. */
+  originalTerminalId: z.string().max(64).optional(),
   /** How long the terminal had held that allowance when it redeemed (its own elapsed time, not its clock). */
   allowanceAgeMs: z.number().int().optional(),
   lines: z.array(
@@ -374,6 +376,32 @@ export class HqService {
     );
   }
 
+  /**
+   * Lines of the sales these returns reverse that have now come back more often than they were
+   * sold (two tills, each unaware of the other's return): noted in over_returns, nothing refused.
+   */
+  private async noteOverReturns(q: Query, returns: z.infer<typeof receiptPayload>[]) {
+    if (!returns.length) return;
+    await q.rows(
+      sql`INSERT INTO over_returns (terminal_id, sale_id, number, line_no, sold, returned)
+          SELECT s.terminal_id, s.id, s.number, l.line_no, l.qty, sum(rl.qty)
+          FROM (${unnest(returns, [['text', (p) => p.originalTerminalId!], ['text', (p) => p.receipt.originalReceiptId!]])}) AS o (terminal_id, id)
+          JOIN receipts s ON s.terminal_id = o.terminal_id AND s.id = o.id
+          JOIN receipt_lines l ON l.terminal_id = s.terminal_id AND l.receipt_id = s.id
+          JOIN receipts r ON r.original_receipt_id = s.id AND r.kind = 'return'
+          JOIN receipt_lines rl ON rl.terminal_id = r.terminal_id AND rl.receipt_id = r.id AND rl.line_no = l.line_no
+          GROUP BY s.terminal_id, s.id, s.number, l.line_no, l.qty HAVING sum(rl.qty) > l.qty
+          ON CONFLICT (terminal_id, sale_id, line_no) DO UPDATE SET returned = EXCLUDED.returned, noted_at = now()`,
+    );
+  }
+
+  /** Sales with a line returned more often than it was sold, newest first. */
+  async overReturns(limit = 500) {
+    return this.db.rows<{ terminal_id: string; number: string; line_no: number; sold: number; returned: number }>(
+      sql`SELECT terminal_id, number, line_no, sold, returned FROM over_returns ORDER BY noted_at DESC, number, line_no LIMIT ${limit}`,
+    );
+  }
+
   /** Enrollments and the store admin's card operations; returns a refusal or null. */
   private async applyOther(q: Query, caller: Caller, op: OutboxOp, malformed: (op: OutboxOp, e: z.ZodError) => string, days: StoreDayTally): Promise<string | null> {
     const parse = <T>(schema: z.ZodType<T>): { ok: true; data: T } | { ok: false; reason: string } => {
@@ -490,6 +518,7 @@ export class HqService {
             ])} ON CONFLICT DO NOTHING`,
       );
     }
+    await this.noteOverReturns(q, mine.filter((p) => p.receipt.kind === 'return' && p.receipt.originalReceiptId && p.originalTerminalId));
     const delta: Delta = new Map();
     for (const p of mine) days.receipt({ ...p.receipt, redeemOffered: p.redeemOffered ?? 0 });
     await this.insertEntries(q, T, mine.flatMap((p) => p.entries.map((e) => ({ ...e, receiptId: p.receipt.id }))), delta, days);
