@@ -129,7 +129,7 @@ export class Till {
       id: r.id,
       number: r.number,
       createdAt: r.createdAt,
-      madeElsewhere: r.madeOn !== null,
+      madeElsewhere: r.elsewhere !== null,
       customer: card ? { maskedNumber: maskCardNumber(card.number), displayName: displayName(card.holder) } : null,
       lines: r.priced.lines.map((l, i) => ({ lineNo: i + 1, name: l.name, qty: l.qty, returned: r.returned[i + 1] ?? 0, net: l.net, unitPrice: l.unitPrice })),
       totals: { toPay: r.priced.totals.toPay, pointsEarned: r.priced.totals.pointsEarned, pointsRedeemed: r.priced.totals.pointsRedeemed },

@@ -93,8 +93,9 @@ export interface StoredReceipt {
   returnIds: string[];
   /** Earned points its returns have taken back so far. */
   pointsTakenBack: number;
-  /** The terminal it was made on, when not this one (HQ gave it: sales_elsewhere). */
-  madeOn: string | null;
+  /** A sale made on another terminal (HQ gave it: sales_elsewhere): where, the lots it earned, and
+   *  how far HQ's feed must have come for this terminal to know them. Null for its own receipts. */
+  elsewhere: { terminalId: string; earnLots: { lotId: string; points: number }[]; feedThrough: number } | null;
 }
 
 /** A return the rules refuse (more than is left, no such line); nothing was written. */
@@ -269,7 +270,6 @@ export class Ledger {
         `INSERT OR IGNORE INTO returns_elsewhere (id, original_receipt_id, lines, points_taken_back) SELECT ?, ?, ?, ?
          WHERE EXISTS (SELECT 1 FROM receipts WHERE id = ?) OR EXISTS (SELECT 1 FROM sales_elsewhere WHERE id = ?)`,
       ),
-      saleFeedThrough: sqlite.prepare('SELECT feed_through FROM sales_elsewhere WHERE id = ?').pluck(),
       syncCursor: sqlite.prepare("SELECT value FROM sync_state WHERE key = 'hq_cursor'").pluck(),
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       remoteMark: sqlite.prepare('SELECT max(rowid) FROM remote_entries WHERE cardholder_id = ?').pluck(),
@@ -780,7 +780,7 @@ export class Ledger {
       cardholderId: (found.cardholder_id as string | null) ?? null,
       priced: JSON.parse((r ? r.priced : found.sale) as string) as ReturnableSale,
       ...this.returnsOf(found.id as string),
-      madeOn: s ? (s.terminal_id as string) : null,
+      elsewhere: s ? { terminalId: s.terminal_id as string, earnLots: JSON.parse(s.earn_lots as string) as { lotId: string; points: number }[], feedThrough: s.feed_through as number } : null,
     };
   }
 
@@ -821,7 +821,7 @@ export class Ledger {
     const original = this.receipt(originalReceiptId);
     if (!original || original.kind !== 'sale') throw new ReturnRefused([{ path: 'receipt', message: 'No such sale on this terminal', messageRu: 'Такого чека продажи на этой кассе нет' }]);
     // A sale made elsewhere names lots this terminal knows from HQ's feed, once it has pulled that far.
-    if (original.madeOn && (this.stmts.saleFeedThrough.get(original.id) as number) > Number(this.stmts.syncCursor.get() ?? 0)) {
+    if (original.elsewhere && original.elsewhere.feedThrough > Number(this.stmts.syncCursor.get() ?? 0)) {
       throw new ReturnRefused([{ path: 'receipt', message: 'The sale’s points have not reached this terminal yet: let it sync with HQ, then try again', messageRu: 'Баллы этого чека ещё не пришли на кассу: дождитесь синхронизации с центром и повторите' }]);
     }
     const check = priceReturn(original.priced, original.returned, lines);
@@ -841,9 +841,9 @@ export class Ledger {
       // Earned points are taken back from this sale's own earn lots, in the order they were earned,
       // after what its returns here and elsewhere have taken.
       const takenBefore = original.pointsTakenBack;
-      const earnLots = original.madeOn
-        ? (JSON.parse(this.sqlite.prepare('SELECT earn_lots FROM sales_elsewhere WHERE id = ?').pluck().get(original.id) as string) as { lotId: string; points: number }[])
-        : (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
+      const earnLots =
+        original.elsewhere?.earnLots ??
+        (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
       const number = this.nextReceiptNumber();
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
       // Merged away since the sale: the points come out of, and go back to, the lots the merge moved them to.
@@ -885,7 +885,7 @@ export class Ledger {
         spend: -(ret.totals.refund + ret.totals.redeemKopecks),
         count: 0,
         // HQ checks that no line of the sale comes back more often than it was sold.
-        facts: { originalTerminalId: original.madeOn ?? this.terminalId },
+        facts: { originalTerminalId: original.elsewhere?.terminalId ?? this.terminalId },
       });
       return { ...committed, priced: ret, cardId: original.cardId };
     });

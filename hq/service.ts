@@ -763,7 +763,7 @@ export class HqService {
       if ('r' in item) {
         const r = item.r;
         const spend = Number(r.spend);
-        const returnOf = r.kind === 'return' && r.original_receipt_id ? { returnOf: { receiptId: r.original_receipt_id as string, ...returnElsewhere(r) } } : {};
+        const returnOf = r.kind === 'return' && r.original_receipt_id ? { returnOf: { saleId: r.original_receipt_id as string, ...returnElsewhere(r) } } : {};
         purchases.push({ hqSeq: item.seq, cardholderId: r.cardholder_id as string, kind: r.kind as 'sale' | 'return', spend: r.kind === 'return' ? -spend : spend, createdAt: iso(r.created_at)!, ...returnOf });
       } else if ('e' in item) {
         const e = item.e;

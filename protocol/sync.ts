@@ -87,8 +87,8 @@ export interface RemotePurchase {
   /** Kopecks paid, money and points together (a return's refund counts against it). */
   spend: number;
   createdAt: string;
-  /** A return: the receipt's id, the sale it reverses and what it took back of it (HQ that sends it). */
-  returnOf?: ReturnElsewhere & { receiptId: string };
+  /** A return: what it took back of the sale `saleId` (from an HQ that sends it). */
+  returnOf?: ReturnElsewhere & { saleId: string };
 }
 
 /** A return made on another terminal, as far as the sale it reverses is concerned. */

@@ -90,7 +90,7 @@ export class SyncStore {
       for (const e of page.entries) this.stmts.remote.run({ ...e, chainSeq: e.chainSeq ?? null });
       for (const p of page.purchases ?? []) {
         this.ledger.countRemotePurchase(p);
-        if (p.returnOf) this.ledger.noteReturnElsewhere(p.returnOf.receiptId, p.returnOf);
+        if (p.returnOf) this.ledger.noteReturnElsewhere(p.returnOf.saleId, p.returnOf);
       }
       this.put('hq_cursor', String(page.cursor));
     }).immediate();
