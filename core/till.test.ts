@@ -113,7 +113,7 @@ describe('the till', () => {
     await t.close();
   });
 
-  it('gives the repeat-purchase discount on an item bought here within the period, and not on one bought and returned', async () => {
+  it('gives the repeat-purchase discount on an item bought here within the period, and not on one bought and returned, here or elsewhere', async () => {
     const program = JSON.parse(readFileSync('resources/demo-program.json', 'utf8'));
     program.discounts.push({ id: 'again', name: 'Снова', type: 'repeat', withinDays: 30, percent: 10 });
     const home = join(dir, 'repeat');
@@ -141,6 +141,12 @@ describe('the till', () => {
     expect((await sell('PAINT', 'ROLLER', 'BRUSH')).again).toEqual(['PAINT']);
     now = new Date('2026-11-20T09:00:00.000Z');
     expect((await sell('ROLLER')).again).toEqual(['ROLLER']); // bought on 1 November and kept
+    // A ladder bought here and returned on another terminal (HQ's feed says so) was not bought.
+    const ladder = await sell('LADDER');
+    expect((await t.api.call('price', { cardId, lines: [item('LADDER')] })).ok).toBe(true); // the kept history now has it
+    t.ledger.noteReturnElsewhere(ladder.receiptId, { id: 'return-elsewhere', lines: { 1: 1 }, pointsTakenBack: 0 });
+    now = new Date('2026-11-25T09:00:00.000Z');
+    expect((await sell('LADDER')).again).toEqual([]);
     await t.close();
   });
 });

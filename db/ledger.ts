@@ -198,7 +198,7 @@ export class Ledger {
   /** The lots of the cardholders read lately, with the heads of their entries they were read at. */
   private readonly lotsRead = new KeptByUse<{ lastEntry: number | null; remoteMark: number | null; lots: readonly PointLot[] }>(LOTS_KEPT);
   /** When the items on their receipts were last bought, for the cardholders read lately: since when, and at which head of their receipts. */
-  private readonly boughtRead = new KeptByUse<{ lastReceipt: number | null; since: string; bought: Map<string, string> }>(LOTS_KEPT);
+  private readonly boughtRead = new KeptByUse<{ lastReceipt: number | null; elsewhereMark: number | null; since: string; bought: Map<string, string> }>(LOTS_KEPT);
 
   constructor(opts: LedgerOptions) {
     const { sqlite, orm, integrityDeferred } = openDatabase({ path: opts.path });
@@ -271,6 +271,7 @@ export class Ledger {
          WHERE EXISTS (SELECT 1 FROM receipts WHERE id = ?) OR EXISTS (SELECT 1 FROM sales_elsewhere WHERE id = ?)`,
       ),
       syncCursor: sqlite.prepare("SELECT value FROM sync_state WHERE key = 'hq_cursor'").pluck(),
+      returnsElsewhereMark: sqlite.prepare('SELECT max(rowid) FROM returns_elsewhere').pluck(),
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       remoteMark: sqlite.prepare('SELECT max(rowid) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
@@ -300,7 +301,8 @@ export class Ledger {
            WHERE r.kind = 'sale' AND r.created_at >= @since
              AND json_extract(l.value, '$.qty') > (
                SELECT coalesce(sum(json_extract(b.value, '$.qty')), 0) FROM receipts x, json_each(x.priced, '$.lines') b
-               WHERE x.original_receipt_id = r.id AND x.kind = 'return' AND json_extract(b.value, '$.lineNo') = l.key + 1)
+               WHERE x.original_receipt_id = r.id AND x.kind = 'return' AND json_extract(b.value, '$.lineNo') = l.key + 1) + (
+               SELECT coalesce(sum(json_extract(e.lines, '$."' || (l.key + 1) || '"')), 0) FROM returns_elsewhere e WHERE e.original_receipt_id = r.id)
            GROUP BY 1`,
         )
         .raw(),
@@ -567,8 +569,12 @@ export class Ledger {
    * receipt of theirs is written: each later pricing of the basket finds it.
    */
   private lastBought(cardholderId: string, lastReceipt: number | null, since: string, skus: readonly string[]): Record<string, string> {
-    const read = () => ({ lastReceipt, since, bought: new Map(this.stmts.lastBought.all({ holder: cardholderId, since }) as [string, string][]) });
-    const { bought } = this.sqlite.inTransaction ? read() : this.boughtRead.get(cardholderId, (kept) => kept.lastReceipt === lastReceipt && kept.since <= since, read);
+    // A return of theirs on another terminal (HQ's feed) changes it too: the newest one noted is a mark.
+    const elsewhereMark = this.stmts.returnsElsewhereMark.get() as number | null;
+    const read = () => ({ lastReceipt, elsewhereMark, since, bought: new Map(this.stmts.lastBought.all({ holder: cardholderId, since }) as [string, string][]) });
+    const { bought } = this.sqlite.inTransaction
+      ? read()
+      : this.boughtRead.get(cardholderId, (kept) => kept.lastReceipt === lastReceipt && kept.elsewhereMark === elsewhereMark && kept.since <= since, read);
     const out: Record<string, string> = {};
     for (const sku of skus) {
       const at = bought.get(sku);
