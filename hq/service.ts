@@ -446,8 +446,10 @@ export class HqService {
           delta.set(keepId, { ...keep, spend: keep.spend + spend, count: keep.count + Number(dup.purchase_count), last: dup.last_purchase_at ? new Date(dup.last_purchase_at).toISOString() : keep.last });
           delta.set(duplicateId, { ...gone, spend: gone.spend - spend, count: gone.count - Number(dup.purchase_count) });
         }
-        await this.applyDelta(q, delta);
         await q.rows(sql`UPDATE cardholders SET merged_into = ${keepId} WHERE cardholder_id = ${duplicateId}`);
+        // Two welcome lots may now be one person's: the later is taken back on its copy.
+        await this.oneWelcomeEach(q, [keepId], delta);
+        await this.applyDelta(q, delta);
         return null;
       }
       case 'nps': {
@@ -623,13 +625,19 @@ export class HqService {
             SELECT person, person AS cardholder_id FROM unnest(${people}::text[]) AS person
             UNION SELECT merged_into, cardholder_id FROM cardholders WHERE merged_into = ANY(${people}::text[])
           ), lots AS (
-            SELECT m.person, e.cardholder_id, e.id, e.points, CASE WHEN e.cardholder_id = m.person THEN e.id ELSE 'm+' || e.id END AS live,
+            -- Where a merged cardholder's lot lives on the one kept: HQ's merge mirrored it as "m+<lot>";
+            -- a terminal's merge closed it with a transfer draw and opened the copy next in its chain.
+            SELECT m.person, e.cardholder_id, e.id, e.points,
+                   CASE WHEN e.cardholder_id = m.person THEN e.id ELSE coalesce(
+                     (SELECT c.id FROM point_entries c WHERE c.cardholder_id = m.person AND c.id = 'm+' || e.id),
+                     (SELECT c.id FROM point_entries t JOIN point_entries c
+                        ON c.cardholder_id = m.person AND c.terminal_id = t.terminal_id AND c.chain_seq = t.chain_seq + 1 AND c.kind = 'transfer' AND c.lot_id = c.id
+                      WHERE t.cardholder_id = e.cardholder_id AND t.lot_id = e.id AND t.kind = 'transfer' AND t.points < 0
+                      ORDER BY t.hq_seq DESC LIMIT 1)) END AS live,
                    row_number() OVER (PARTITION BY m.person ORDER BY e.hq_seq) AS nth
             FROM members m JOIN point_entries e ON e.cardholder_id = m.cardholder_id AND e.kind = 'welcome'
           ), later AS (
-            SELECT * FROM lots l WHERE l.nth > 1
-              -- a lot moved by a merge made at a terminal has a copy of another id: left as it is
-              AND (l.live = l.id OR EXISTS (SELECT 1 FROM point_entries c WHERE c.cardholder_id = l.person AND c.id = l.live))
+            SELECT * FROM lots l WHERE l.nth > 1 AND l.live IS NOT NULL
           )
           SELECT l.person, l.id, l.live,
                  greatest(0, l.points + (SELECT coalesce(sum(d.points), 0) FROM point_entries d WHERE d.kind IN ('expire', 'burn')

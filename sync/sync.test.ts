@@ -206,6 +206,41 @@ describe('sync with HQ', () => {
     for (const t of [a, b, c]) t.ledger.close();
   });
 
+  it('one welcome bonus per person when a terminal merges two cardholders who each had one: HQ takes the later back on its copy', async () => {
+    const a = await terminal();
+    const b = await terminal();
+    const now = () => new Date().toISOString();
+    const keep = a.ledger.enroll({ holder: { firstName: 'Лидия', phone: '+79161110081' }, cardNumber: '7789000004045', now: now(), consentPd: true })!;
+    const dup = a.ledger.enroll({ holder: { firstName: 'Лидия' }, cardNumber: '7789000004052', now: now(), consentPd: true })!;
+    sell(a.ledger, keep.number);
+    sell(a.ledger, dup.number); // a second welcome bonus for the same person
+    await a.agent.syncOnce();
+    mergeCardholders(a.ledger, { userId: 'admin', reason: 'одна клиентка, две анкеты' }, keep.cardholderId, dup.cardholderId, now());
+    const dupWelcome = a.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE kind = 'welcome' AND cardholder_id = ?").pluck().get(dup.cardholderId) as string;
+    // The merge closed dup's welcome lot with a transfer draw and opened its copy on keep, next in a's chain.
+    const copy = a.ledger.sqlite
+      .prepare("SELECT c.id FROM point_entries t JOIN point_entries c ON c.chain_seq = t.chain_seq + 1 WHERE t.lot_id = ? AND t.kind = 'transfer' AND t.points < 0")
+      .pluck()
+      .get(dupWelcome) as string;
+    expect(copy).toBeDefined();
+    for (const t of [a, b, a]) await t.agent.syncOnce();
+    const taken = await bed.hq.db.rows<{ id: string; lot_id: string; points: number }>(sql`SELECT id, lot_id, points FROM point_entries WHERE terminal_id = 'hq' AND kind = 'reverse' AND cardholder_id = ${keep.cardholderId}`);
+    expect(taken).toEqual([{ id: `w-${dupWelcome}`, lot_id: copy, points: -welcomePoints }]);
+    expect((await welcomesPerPerson(bed.hq.db)).get(keep.cardholderId)).toEqual({ given: 2, taken: welcomePoints });
+    const hqBalances = await bed.hq.service.balances();
+    expect(hqBalances.get(dup.cardholderId) ?? 0).toBe(0);
+    for (const t of [a, b]) {
+      expect(t.ledger.balance(keep.cardholderId)).toBe(hqBalances.get(keep.cardholderId));
+      expect(t.ledger.lots(keep.cardholderId).map((l) => l.lotId)).not.toContain(copy); // nothing left of it to spend
+      expect(t.ledger.verify().ok).toBe(true);
+    }
+    // Another round takes nothing more back.
+    for (const t of [a, b]) await t.agent.syncOnce();
+    expect(await bed.hq.service.balances()).toEqual(hqBalances);
+    a.ledger.close();
+    b.ledger.close();
+  });
+
   it('a sale returned after another terminal merged its cardholder away: the points come off the lots that merge moved', async () => {
     const a = await terminal();
     const b = await terminal();
