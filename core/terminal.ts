@@ -367,11 +367,10 @@ export class Terminal {
       await this.sync.fetchSaleElsewhere(number);
     } catch (e) {
       if (!(e instanceof SyncHttpError)) throw e;
-      const why = e.message;
       if (e.status === 404) throw new UserError('receipt_not_found', `No sale ${number} on any terminal of the chain`, `Чек продажи ${number} не найден ни на одной кассе сети`);
-      if (e.status === 409 && /without a card/.test(why)) throw new UserError('receipt_elsewhere', `Sale ${number} was made without a card on another terminal: return it there`, `Чек ${number} пробит без карты на другой кассе: возврат — на той кассе`);
-      if (e.status === 409 && /uploaded before/.test(why)) throw new UserError('receipt_elsewhere', `Sale ${number} reached HQ before returns on other terminals were possible: return it on its own terminal`, `Чек ${number} выгружен в центр до того, как стал возможен возврат на других кассах: возврат — на кассе, где он пробит`);
-      if (e.status === 409) throw new UserError('receipt_not_found', `Sale ${number} was made on this terminal but is not in its ledger`, `Чек ${number} пробит на этой кассе, но его нет в её базе`);
+      if (e.code === 'sale_without_card') throw new UserError('receipt_elsewhere', `Sale ${number} was made without a card on another terminal: return it there`, `Чек ${number} пробит без карты на другой кассе: возврат — на той кассе`);
+      if (e.code === 'sale_without_lines') throw new UserError('receipt_elsewhere', `Sale ${number} reached HQ before returns on other terminals were possible: return it on its own terminal`, `Чек ${number} выгружен в центр до того, как стал возможен возврат на других кассах: возврат — на кассе, где он пробит`);
+      if (e.code === 'sale_of_caller') throw new UserError('receipt_not_found', `Sale ${number} was made on this terminal but is not in its ledger`, `Чек ${number} пробит на этой кассе, но его нет в её базе`);
       throw new UserError('hq_unreachable', `No sale ${number} on this terminal, and HQ cannot be reached to find it on the others: try again when the network is back`, `Чека продажи ${number} нет на этой кассе, а связи с центром нет, чтобы найти его на других: повторите, когда связь появится`);
     }
     return this.till.findReceipt(number);

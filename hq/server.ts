@@ -32,7 +32,7 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     const status = err instanceof HqError ? err.status : (err.statusCode ?? 500);
     if (status >= 500) req.log.error({ err }, 'request failed');
-    reply.code(status).send({ error: status >= 500 ? 'internal error' : err.message });
+    reply.code(status).send({ error: status >= 500 ? 'internal error' : err.message, ...(err instanceof HqError && err.code ? { code: err.code } : {}) });
   });
 
   const auth = async (req: FastifyRequest): Promise<Caller> =>

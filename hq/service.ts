@@ -13,6 +13,8 @@ export class HqError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Why, for a terminal to act on (sent beside the message). */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -818,14 +820,14 @@ export class HqService {
           FROM receipts r WHERE r.number = ${number} AND r.kind = 'sale' ORDER BY r.created_at DESC LIMIT 1`,
     );
     if (!r) throw new HqError(404, `no sale ${number} in the chain`);
-    if (r.terminal_id === caller.terminalId) throw new HqError(409, `sale ${number} was made on this terminal, but its ledger does not have it`);
-    if (!r.cardholder_id) throw new HqError(409, `sale ${number} was made without a card: it is returned on its own terminal`);
+    if (r.terminal_id === caller.terminalId) throw new HqError(409, `sale ${number} was made on this terminal, but its ledger does not have it`, 'sale_of_caller');
+    if (!r.cardholder_id) throw new HqError(409, `sale ${number} was made without a card: it is returned on its own terminal`, 'sale_without_card');
     const T = r.terminal_id as string;
     const lines = await this.db.rows<Row>(
       sql`SELECT sku, name, category, qty, unit_price, gross, discount, redeem, net, points_earned, points_redeemed FROM receipt_lines
           WHERE terminal_id = ${T} AND receipt_id = ${r.id} ORDER BY line_no`,
     );
-    if (lines.some((l) => l.name === null || l.points_redeemed === null)) throw new HqError(409, `sale ${number} was uploaded before HQ kept what a return needs: it is returned on its own terminal`);
+    if (lines.some((l) => l.name === null || l.points_redeemed === null)) throw new HqError(409, `sale ${number} was uploaded before HQ kept what a return needs: it is returned on its own terminal`, 'sale_without_lines');
     const entries = await this.db.rows<Row>(
       sql`SELECT kind, points, coalesce(lot_id, id) AS lot_id, hq_seq FROM point_entries
           WHERE cardholder_id = ${r.cardholder_id} AND receipt_id = ${r.id} AND terminal_id = ${T} ORDER BY chain_seq`,

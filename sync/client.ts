@@ -15,6 +15,8 @@ export class SyncHttpError extends Error {
   constructor(
     readonly status: number | null,
     message: string,
+    /** HQ's reason code, when its answer gave one. */
+    readonly code: string | null = null,
   ) {
     super(message);
   }
@@ -82,11 +84,20 @@ export class HqClient {
       throw new SyncHttpError(null, `HQ unreachable: ${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}`);
     }
     const text = await res.text().catch(() => '');
-    if (!res.ok) throw new SyncHttpError(res.status, `HQ answered ${res.status}: ${text.slice(0, 200)}`);
+    if (!res.ok) throw new SyncHttpError(res.status, `HQ answered ${res.status}: ${text.slice(0, 200)}`, errorCode(text));
     try {
       return JSON.parse(text) as T;
     } catch {
       throw new SyncHttpError(res.status, 'HQ answered with unreadable JSON');
     }
+  }
+}
+
+function errorCode(body: string): string | null {
+  try {
+    const code = (JSON.parse(body) as { code?: unknown }).code;
+    return typeof code === 'string' ? code : null;
+  } catch {
+    return null;
   }
 }
