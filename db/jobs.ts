@@ -339,7 +339,7 @@ export function* jobSlices(ledger: Ledger, program: JobProgram | null, now: stri
       report = slice(ledger, program, now, limits, report?.expiryComplete ?? false);
       yield report;
       if ((report.expiredLots || report.burnedCardholders) && !(report.expiryComplete && report.burnComplete)) {
-        db.pragma('wal_checkpoint(PASSIVE)');
+        ledger.checkpoint();
         yield { ...report, expiredLots: 0, expiredPoints: 0, lotsChecked: 0, burnedCardholders: 0, burnedPoints: 0 };
       }
     }

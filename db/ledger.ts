@@ -360,6 +360,11 @@ export class Ledger {
     this.sqlite.close();
   }
 
+  /** Moves WAL pages into the main file without waiting for readers (a till never stalls on it). */
+  checkpoint() {
+    return this.sqlite.pragma('wal_checkpoint(PASSIVE)');
+  }
+
   /** A per-terminal counter in settings (receipt and enrollment numbers): O(1), inside the caller's transaction. */
   private nextCounter(key: string): number {
     return Number(this.stmts.counter.get(key));

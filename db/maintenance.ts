@@ -57,9 +57,8 @@ export class Maintenance {
     for (const t of this.timers.splice(0)) clearInterval(t);
   }
 
-  /** Moves WAL pages into the main file without waiting for readers (a till never stalls on it). */
   checkpoint() {
-    return this.ledger.sqlite.pragma('wal_checkpoint(PASSIVE)');
+    return this.ledger.checkpoint();
   }
 
   backup(): string {
