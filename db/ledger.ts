@@ -198,7 +198,7 @@ export class Ledger {
   /** The lots of the cardholders read lately, with the heads of their entries they were read at. */
   private readonly lotsRead = new KeptByUse<{ lastEntry: number | null; remoteMark: number | null; lots: readonly PointLot[] }>(LOTS_KEPT);
   /** When the items on their receipts were last bought, for the cardholders read lately: since when, and at which head of their receipts. */
-  private readonly boughtRead = new KeptByUse<{ lastReceipt: number | null; elsewhereMark: number | null; since: string; bought: Map<string, string> }>(LOTS_KEPT);
+  private readonly boughtRead = new KeptByUse<{ lastReceipt: number | null; elsewhereMark: string; since: string; bought: Map<string, string> }>(LOTS_KEPT);
 
   constructor(opts: LedgerOptions) {
     const { sqlite, orm, integrityDeferred } = openDatabase({ path: opts.path });
@@ -268,10 +268,11 @@ export class Ledger {
       insertSearch: sqlite.prepare('INSERT INTO cardholder_search (tokens, cardholder_id) VALUES (?, ?)'),
       noteReturnElsewhere: sqlite.prepare(
         `INSERT OR IGNORE INTO returns_elsewhere (id, original_receipt_id, lines, points_taken_back) SELECT ?, ?, ?, ?
-         WHERE EXISTS (SELECT 1 FROM receipts WHERE id = ?) OR EXISTS (SELECT 1 FROM sales_elsewhere WHERE id = ?)`,
+         WHERE EXISTS (SELECT 1 FROM receipts WHERE id = ?) OR EXISTS (SELECT 1 FROM sales_elsewhere WHERE id = ?) OR EXISTS (SELECT 1 FROM bought_elsewhere WHERE sale_id = ?)`,
       ),
+      noteBoughtElsewhere: sqlite.prepare('INSERT OR IGNORE INTO bought_elsewhere (sale_id, cardholder_id, created_at, lines) VALUES (?, ?, ?, ?)'),
       syncCursor: sqlite.prepare("SELECT value FROM sync_state WHERE key = 'hq_cursor'").pluck(),
-      returnsElsewhereMark: sqlite.prepare('SELECT max(rowid) FROM returns_elsewhere').pluck(),
+      elsewhereMark: sqlite.prepare("SELECT (SELECT coalesce(max(rowid), 0) FROM returns_elsewhere) || '/' || (SELECT coalesce(max(rowid), 0) FROM bought_elsewhere)").pluck(),
       remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       remoteMark: sqlite.prepare('SELECT max(rowid) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
@@ -288,21 +289,27 @@ export class Ledger {
            )
            SELECT coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS earned, coalesce(-sum(points) FILTER (WHERE kind = 'redeem'), 0) AS redeemed FROM today`,
         ),
-      // When each item was last bought (and not all of it returned) since an instant: the holder's
-      // receipts newest first, as far back as the instant, their lines in the priced basket.
+      // When each item was last bought (and not all of it returned, here or elsewhere) since an
+      // instant: the holder's receipts newest first, as far back as the instant, their lines in the
+      // priced basket; and the lines of their sales on other terminals (HQ's feed).
       lastBought: sqlite
         .prepare(
           `WITH RECURSIVE chain(r) AS (
              SELECT last_receipt FROM balances WHERE cardholder_id = @holder AND last_receipt IS NOT NULL
              UNION ALL SELECT t.holder_prev FROM receipts t JOIN chain ON t.rowid = chain.r WHERE t.holder_prev < chain.r AND t.created_at >= @since
+           ), sold(id, at, line_no, sku, qty) AS (
+             SELECT r.id, r.created_at, l.key + 1, json_extract(l.value, '$.sku'), json_extract(l.value, '$.qty')
+             FROM chain JOIN receipts r ON r.rowid = chain.r, json_each(r.priced, '$.lines') l
+             WHERE r.kind = 'sale' AND r.created_at >= @since
+             UNION ALL
+             SELECT b.sale_id, b.created_at, CAST(l.key AS INTEGER), json_extract(l.value, '$[0]'), json_extract(l.value, '$[1]')
+             FROM bought_elsewhere b, json_each(b.lines) l WHERE b.cardholder_id = @holder AND b.created_at >= @since
            )
-           SELECT json_extract(l.value, '$.sku') AS sku, max(r.created_at) AS at
-           FROM chain JOIN receipts r ON r.rowid = chain.r, json_each(r.priced, '$.lines') l
-           WHERE r.kind = 'sale' AND r.created_at >= @since
-             AND json_extract(l.value, '$.qty') > (
+           SELECT sku, max(at) AS at FROM sold s
+           WHERE qty > (
                SELECT coalesce(sum(json_extract(b.value, '$.qty')), 0) FROM receipts x, json_each(x.priced, '$.lines') b
-               WHERE x.original_receipt_id = r.id AND x.kind = 'return' AND json_extract(b.value, '$.lineNo') = l.key + 1) + (
-               SELECT coalesce(sum(json_extract(e.lines, '$."' || (l.key + 1) || '"')), 0) FROM returns_elsewhere e WHERE e.original_receipt_id = r.id)
+               WHERE x.original_receipt_id = s.id AND x.kind = 'return' AND json_extract(b.value, '$.lineNo') = s.line_no) + (
+               SELECT coalesce(sum(json_extract(e.lines, '$."' || s.line_no || '"')), 0) FROM returns_elsewhere e WHERE e.original_receipt_id = s.id)
            GROUP BY 1`,
         )
         .raw(),
@@ -568,14 +575,15 @@ export class Ledger {
   }
 
   /**
-   * When each of `skus` was last bought by the cardholder on this terminal since `since` (not all of
-   * it returned). Every item of their receipts in the period is read at once (a frequent customer's
-   * year of receipts: 27 ms for 970 of them on the test VM) and kept, like their lots, until a
-   * receipt of theirs is written: each later pricing of the basket finds it.
+   * When each of `skus` was last bought by the cardholder since `since` (not all of it returned), on
+   * this terminal or on another as far as HQ's feed has brought it. Every item of their receipts in
+   * the period is read at once (a frequent customer's year of receipts: 27 ms for 970 of them on the
+   * test VM) and kept, like their lots, until a receipt of theirs is written: each later pricing of
+   * the basket finds it.
    */
   private lastBought(cardholderId: string, lastReceipt: number | null, since: string, skus: readonly string[]): Record<string, string> {
-    // A return of theirs on another terminal (HQ's feed) changes it too: the newest one noted is a mark.
-    const elsewhereMark = this.stmts.returnsElsewhereMark.get() as number | null;
+    // A sale or return of theirs on another terminal (HQ's feed) changes it too: the newest ones noted are a mark.
+    const elsewhereMark = this.stmts.elsewhereMark.get() as string;
     const read = () => ({ lastReceipt, elsewhereMark, since, bought: new Map(this.stmts.lastBought.all({ holder: cardholderId, since }) as [string, string][]) });
     const { bought } = this.sqlite.inTransaction
       ? read()
@@ -620,8 +628,8 @@ export class Ledger {
    * What pricing needs of a card. What the program needs beyond that (`cardStateNeeds` in the
    * engine) is read only when asked: the points earned and paid with since the start of the local
    * day, here and on other terminals as far as the feed has brought them (daily limits); when the
-   * basket's items were last bought here (repeat-purchase discounts: the lines of other terminals'
-   * receipts do not come down the feed).
+   * basket's items were last bought, here or on other terminals as far as the feed has brought
+   * them (repeat-purchase discounts).
    */
   cardState(card: CardRecord, needs: CardStateNeeds | null = null): CardState {
     const b = this.stmts.balance.get(card.cardholderId) as Row | undefined;
@@ -824,7 +832,13 @@ export class Ledger {
 
   /** @internal A return made on another terminal (HQ's feed): kept if it reverses a sale this terminal may take back. */
   noteReturnElsewhere(saleId: string, ret: ReturnElsewhere) {
-    this.stmts.noteReturnElsewhere.run(ret.id, saleId, JSON.stringify(ret.lines), ret.pointsTakenBack, saleId, saleId);
+    this.stmts.noteReturnElsewhere.run(ret.id, saleId, JSON.stringify(ret.lines), ret.pointsTakenBack, saleId, saleId, saleId);
+  }
+
+  /** @internal What a sale with a card made on another terminal sold (HQ's feed), for the cardholder
+   *  it counts for now (repeat-purchase discounts). */
+  noteBoughtElsewhere(cardholderId: string, createdAt: string, sale: { id: string; lines: Record<string, [string, number]> }) {
+    this.stmts.noteBoughtElsewhere.run(sale.id, this.currentHolderId(cardholderId), createdAt, JSON.stringify(sale.lines));
   }
 
   /** What returning `lines` of one of this terminal's sales would reverse; refused with reasons. Writes nothing. */

@@ -208,6 +208,19 @@ export const returnsElsewhere = sqliteTable(
   (t) => [index('returns_elsewhere_original').on(t.originalReceiptId)],
 );
 
+/** What sales with a card made on other terminals sold (HQ's feed): an item bought anywhere in the
+ *  chain counts for repeat-purchase discounts here. `lines`: [item, units] by line number (JSON). */
+export const boughtElsewhere = sqliteTable(
+  'bought_elsewhere',
+  {
+    saleId: text('sale_id').primaryKey(),
+    cardholderId: text('cardholder_id').notNull(),
+    createdAt: text('created_at').notNull(),
+    lines: text('lines').notNull(),
+  },
+  (t) => [index('bought_elsewhere_holder').on(t.cardholderId, t.createdAt)],
+);
+
 /** Cache of SUM(point_entries.points) per account, kept in the same transaction as the entries. */
 // WITHOUT ROWID since migration 0008: one B-tree per balance row written with every sale.
 export const balances = sqliteTable('balances', {

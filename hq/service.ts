@@ -25,10 +25,17 @@ const FEED_LOCK = 7001;
 
 /** A return receipt's units by line of the sale it reverses (`r` is the return). */
 const RETURNED_LINES = sql.raw(`CASE WHEN r.kind = 'return' THEN (SELECT json_object_agg(l.line_no, l.qty) FROM receipt_lines l WHERE l.terminal_id = r.terminal_id AND l.receipt_id = r.id) END`);
+// What a sale sold, [item, units] by line number: other terminals count it for repeat-purchase discounts.
+const SOLD_LINES = sql.raw(`CASE WHEN r.kind = 'sale' THEN (SELECT json_object_agg(l.line_no, json_build_array(l.sku, l.qty)) FROM receipt_lines l WHERE l.terminal_id = r.terminal_id AND l.receipt_id = r.id) END`);
 
 function returnElsewhere(r: Row): ReturnElsewhere {
   const lines = (typeof r.returned_lines === 'string' ? JSON.parse(r.returned_lines) : (r.returned_lines ?? {})) as Record<string, number>;
   return { id: r.id as string, lines: Object.fromEntries(Object.entries(lines).map(([k, v]) => [k, Number(v)])), pointsTakenBack: Number(r.points_earned) };
+}
+
+function soldLines(v: unknown): Record<string, [string, number]> {
+  const lines = (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, [string, number | string]>;
+  return Object.fromEntries(Object.entries(lines).map(([no, [sku, qty]]) => [no, [sku, Number(qty)]]));
 }
 
 const entryPayload = z.object({
@@ -755,7 +762,7 @@ export class HqService {
     const receipts = await this.db.rows<Row>(
       // Counted for the cardholder kept, if HQ has merged the one the receipt names since.
       sql`SELECT r.hq_seq, coalesce(h.merged_into, r.cardholder_id) AS cardholder_id, r.kind, r.to_pay + r.redeem_kopecks AS spend, r.created_at,
-                 r.id, r.original_receipt_id, r.points_earned, ${RETURNED_LINES} AS returned_lines
+                 r.id, r.original_receipt_id, r.points_earned, ${RETURNED_LINES} AS returned_lines, ${SOLD_LINES} AS sold_lines
           FROM receipts r LEFT JOIN cardholders h ON h.cardholder_id = r.cardholder_id
           WHERE r.hq_seq > ${cursor} AND r.hq_seq < ${bound} AND r.cardholder_id IS NOT NULL AND r.terminal_id <> ${caller.terminalId}
           ORDER BY r.hq_seq LIMIT ${limit + 1}`,
@@ -774,7 +781,8 @@ export class HqService {
         const r = item.r;
         const spend = Number(r.spend);
         const returnOf = r.kind === 'return' && r.original_receipt_id ? { returnOf: { saleId: r.original_receipt_id as string, ...returnElsewhere(r) } } : {};
-        purchases.push({ hqSeq: item.seq, cardholderId: r.cardholder_id as string, kind: r.kind as 'sale' | 'return', spend: r.kind === 'return' ? -spend : spend, createdAt: iso(r.created_at)!, ...returnOf });
+        const sale = r.sold_lines ? { sale: { id: r.id as string, lines: soldLines(r.sold_lines) } } : {};
+        purchases.push({ hqSeq: item.seq, cardholderId: r.cardholder_id as string, kind: r.kind as 'sale' | 'return', spend: r.kind === 'return' ? -spend : spend, createdAt: iso(r.created_at)!, ...returnOf, ...sale });
       } else if ('e' in item) {
         const e = item.e;
         if (e.terminal_id === caller.terminalId) continue; // the terminal has its own entries

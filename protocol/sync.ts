@@ -89,6 +89,9 @@ export interface RemotePurchase {
   createdAt: string;
   /** A return: what it took back of the sale `saleId` (from an HQ that sends it). */
   returnOf?: ReturnElsewhere & { saleId: string };
+  /** A sale: its id and what it sold, [item, units] by line number (repeat-purchase discounts;
+   *  from an HQ that sends it). */
+  sale?: { id: string; lines: Record<string, [sku: string, qty: number]> };
 }
 
 /** A return made on another terminal, as far as the sale it reverses is concerned. */

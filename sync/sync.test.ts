@@ -22,9 +22,8 @@ const basket = { lines: [{ sku: 'COFFEE-250', name: 'Кофе', category: 'groce
 const bed = syncTestbed();
 const terminal = (opts: { register?: boolean } = {}) => bed.terminal(opts);
 
-function sell(ledger: Ledger, number: string, redeem = 0) {
+function sell(ledger: Ledger, number: string, redeem = 0, now = new Date().toISOString()) {
   const card = ledger.findCard({ number })!;
-  const now = new Date().toISOString();
   return ledger.commitSale({ card, priced: priceBasket(checked.program, checked.hash, ledger.cardState(card), basket, { now, redeemPoints: redeem }), now });
 }
 
@@ -116,13 +115,16 @@ describe('sync with HQ', () => {
     b.ledger.close();
   });
 
-  it('a cardholder\'s purchases on other terminals count here: the cumulative tier, one welcome bonus, returns too', async () => {
+  it('a cardholder\'s purchases on other terminals count here: the cumulative tier, one welcome bonus, repeat purchases, returns too', async () => {
     const a = await terminal();
     const b = await terminal();
     const x = a.ledger.enroll({ holder: { firstName: 'Ева', phone: '+79161110061' }, cardNumber: '7789000004011', now: new Date().toISOString(), consentPd: true })!;
-    sell(a.ledger, x.number); // the first purchase: the welcome bonus
+    const first = sell(a.ledger, x.number, 0, new Date(Date.now() - 60_000).toISOString()); // the first purchase: the welcome bonus
     const second = sell(a.ledger, x.number);
     const stateAt = (t: { ledger: Ledger }) => t.ledger.cardState(t.ledger.findCard({ number: x.number })!);
+    // When the coffee was last bought (repeat-purchase discounts), and when each sale was made.
+    const coffeeAt = (t: { ledger: Ledger }) => t.ledger.cardState(t.ledger.findCard({ number: x.number })!, { todayFrom: null, bought: { since: '2000-01-01T00:00:00.000Z', skus: ['COFFEE-250'] } }).lastBought;
+    const madeAt = (t: { ledger: Ledger }, sale: { receiptId: string }) => ({ 'COFFEE-250': t.ledger.receipt(sale.receiptId)!.createdAt });
     expect(b.ledger.findCard({ number: x.number })).toBeNull(); // b has not heard of the card yet
     await a.agent.syncOnce();
     await b.agent.syncOnce();
@@ -130,11 +132,16 @@ describe('sync with HQ', () => {
     const priced = priceBasket(checked.program, checked.hash, stateAt(b), basket, { now: new Date().toISOString() });
     expect(priced.earnLots.map((l) => l.source)).not.toContain('welcome');
     expect(priced.lines[0]!.reasons.map((r) => r.ru).join()).toMatch(/3-я покупка/);
-    // A return at a counts against the spend at b; a sale at b counts at a.
+    expect(coffeeAt(b)).toEqual(madeAt(a, second));
+    // A return at a counts against the spend at b, and the coffee it took back was not bought; a
+    // sale at b counts at a.
     a.ledger.commitReturn({ originalReceiptId: second.receiptId, lines: [{ lineNo: 1, qty: 2 }], now: new Date().toISOString() });
-    sell(b.ledger, x.number);
+    for (const t of [a, b]) await t.agent.syncOnce();
+    expect(coffeeAt(b)).toEqual(madeAt(a, first));
+    const third = sell(b.ledger, x.number);
     for (const t of [a, b, a]) await t.agent.syncOnce();
     expect(stateAt(a)).toMatchObject({ purchaseCount: 3, lifetimeSpend: stateAt(b).lifetimeSpend });
+    expect(coffeeAt(a)).toEqual(madeAt(b, third));
     const [hq] = await bed.hq.db.rows<{ lifetime_spend: string; purchase_count: number }>(sql`SELECT lifetime_spend, purchase_count FROM balances WHERE cardholder_id = ${x.cardholderId}`);
     expect([Number(hq!.lifetime_spend), Number(hq!.purchase_count)]).toEqual([stateAt(a).lifetimeSpend, 3]);
     // Pulled a few items at a time, the feed gives the same purchases as in one page, each once.
