@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { holderChain, Ledger } from './ledger';
+import { listBackups } from './open';
+import { restoreBackup } from './maintenance';
 import type { PricedBasket } from '../engine';
 
 const dirs: string[] = [];
@@ -139,5 +142,62 @@ describe('migrations 0008 and 0009 (clustered cards and cardholders, cardholder 
     expect(reopened.receipt(`${ledger.terminalCode}-77`)?.id).toBe('moved');
     expect(reopened.receipt(sale.receiptNumber)?.id).toBe(sale.receiptId);
     reopened.close();
+  });
+});
+
+describe('the backup before migrating', () => {
+  /** An older release wrote a setting and freed some pages (a dropped table), then died (SIGKILL)
+   *  before moving its WAL into the file. A copy keeps the free pages; VACUUM INTO leaves none. */
+  function withSaleInWal(path: string) {
+    const script = `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(path)}); db.pragma('wal_autocheckpoint = 0');
+      db.exec("CREATE TABLE scratch (x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) INSERT INTO scratch SELECT randomblob(1000) FROM n; DROP TABLE scratch");
+      db.prepare("INSERT INTO settings (key, value) VALUES ('left_in_wal', 'yes')").run(); process.kill(process.pid, 'SIGKILL');`;
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: process.cwd(), encoding: 'utf8' });
+    expect([child.signal, child.stderr]).toEqual(['SIGKILL', '']);
+    expect(readFileSync(`${path}-wal`).length).toBeGreaterThan(32);
+  }
+  const settingIn = (file: string) => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return {
+        value: db.prepare("SELECT value FROM settings WHERE key = 'left_in_wal'").pluck().get(),
+        migrations: db.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get(),
+        freePages: db.pragma('freelist_count', { simple: true }),
+        check: db.pragma('quick_check', { simple: true }),
+      };
+    } finally {
+      db.close();
+    }
+  };
+
+  it('copies the whole ledger, its WAL included, before the first migration, and the copy restores', () => {
+    const path = ledger0007();
+    withSaleInWal(path);
+    const before = settingIn(path);
+    const ledger = new Ledger({ path });
+    const migrated = ledger.sqlite.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get();
+    ledger.close();
+    const [backup, ...more] = listBackups(path);
+    expect(more).toEqual([]);
+    expect(backup).toMatch(/-pre-migration\.db$/);
+    expect(settingIn(backup!)).toEqual({ ...before, value: 'yes', check: 'ok' });
+    expect(before.migrations).toBeLessThan(migrated as number);
+    expect(before.freePages).toBeGreaterThan(0); // copied, not rebuilt
+    // A file of its own, like VACUUM INTO's: a rollback journal, nothing beside it.
+    expect([...readFileSync(backup!).subarray(18, 20)]).toEqual([1, 1]);
+    expect(existsSync(`${backup}-wal`) || existsSync(`${backup}-shm`)).toBe(false);
+    restoreBackup(path, backup);
+    expect(settingIn(path)).toEqual({ ...before, value: 'yes', check: 'ok' });
+  });
+
+  it('backs up with VACUUM INTO when another process has the file open', () => {
+    const path = ledger0007();
+    const other = new Database(path);
+    other.prepare("INSERT INTO settings (key, value) VALUES ('left_in_wal', 'also')").run();
+    const ledger = new Ledger({ path });
+    ledger.close();
+    other.close();
+    const [backup] = listBackups(path);
+    expect(settingIn(backup!)).toMatchObject({ value: 'also', freePages: 0, check: 'ok' });
   });
 });
