@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { Terminal } from '../core/terminal';
 import { silentLogger } from '../core/log';
 import { Ledger } from '../db/ledger';
-import { LedgerOpenError, backupTo } from '../db/open';
+import { LedgerOpenError, onlineBackup } from '../db/open';
 import { restoreBackup } from '../db/maintenance';
 import { createUser, LedgerRuleError } from '../db/admin';
 import { runLedgerJobs } from '../db/jobs';
@@ -150,7 +150,7 @@ async function dbBackup(argv: string[], out: Out) {
   const db = existingDb(required(values.db, '--db'));
   const ledger = new Ledger({ path: db });
   try {
-    out({ ok: true, backup: backupTo(ledger.sqlite, db, 'manual', positiveInt(values.keep ?? '14', '--keep')) });
+    out({ ok: true, backup: await onlineBackup(ledger.sqlite, db, 'manual', positiveInt(values.keep ?? '14', '--keep')) });
     return 0;
   } finally {
     ledger.close();

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, renameSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Ledger } from './ledger';
-import { backupTo, listBackups } from './open';
+import { listBackups, onlineBackup } from './open';
 import { jobSlices, type JobLimits, type JobReport } from './jobs';
 import type { Program } from '../engine';
 
@@ -61,8 +61,9 @@ export class Maintenance {
     return this.ledger.checkpoint();
   }
 
-  backup(): string {
-    return backupTo(this.ledger.sqlite, this.opts.dbPath, 'scheduled', this.opts.keepBackups ?? 14);
+  /** An online backup: the till goes on working while it is taken (`onlineBackup`). */
+  backup(): Promise<string> {
+    return onlineBackup(this.ledger.sqlite, this.opts.dbPath, 'scheduled', this.opts.keepBackups ?? 14);
   }
 
   /**

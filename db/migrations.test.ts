@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { holderChain, Ledger } from './ledger';
-import { listBackups } from './open';
+import { backupDir, listBackups, onlineBackup } from './open';
 import { restoreBackup } from './maintenance';
 import type { PricedBasket } from '../engine';
 
@@ -145,7 +145,7 @@ describe('migrations 0008 and 0009 (clustered cards and cardholders, cardholder 
   });
 });
 
-describe('the backup before migrating', () => {
+describe('backups', () => {
   /** An older release wrote a setting and freed some pages (a dropped table), then died (SIGKILL)
    *  before moving its WAL into the file. A copy keeps the free pages; VACUUM INTO leaves none. */
   function withSaleInWal(path: string) {
@@ -199,5 +199,32 @@ describe('the backup before migrating', () => {
     other.close();
     const [backup] = listBackups(path);
     expect(settingIn(backup!)).toMatchObject({ value: 'also', freePages: 0, check: 'ok' });
+  });
+
+  it('takes an online backup while the till works: the till has its turns between its steps, and a sale committed meanwhile is in it', async () => {
+    const path = join(tempDir(), 'ledger.db');
+    const ledger = new Ledger({ path });
+    const card = ledger.enroll({ holder: { surname: 'Петров' }, cardNumber: '7789000000019', now, consentPd: true })!;
+    for (let i = 0; i < 20; i++) ledger.commitSale({ card, priced: priced(5), now });
+    let turns = 0;
+    let meanwhile: string | null = null;
+    let done = false;
+    const till = () => {
+      if (++turns === 5) meanwhile = ledger.commitSale({ card, priced: priced(7), now }).receiptId;
+      if (!done) setImmediate(till);
+    };
+    setImmediate(till);
+    const file = await onlineBackup(ledger.sqlite, path, 'scheduled', 3, 1); // a page a step
+    done = true;
+    expect(turns).toBeGreaterThan(5);
+    expect(meanwhile).not.toBeNull();
+    ledger.close();
+    const copy = new Database(file, { readonly: true });
+    expect(copy.pragma('quick_check', { simple: true })).toBe('ok');
+    expect(copy.prepare('SELECT count(*) FROM receipts').pluck().get()).toBe(21);
+    expect(copy.prepare('SELECT count(*) FROM receipts WHERE id = ?').pluck().get(meanwhile)).toBe(1);
+    copy.close();
+    expect([...readFileSync(file).subarray(18, 20)]).toEqual([1, 1]);
+    expect(readdirSync(backupDir(path)).filter((f) => !f.endsWith('-scheduled.db'))).toEqual([]); // nothing partial left
   });
 });
