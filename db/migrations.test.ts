@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -201,7 +201,7 @@ describe('backups', () => {
     expect(settingIn(backup!)).toMatchObject({ value: 'also', freePages: 0, check: 'ok' });
   });
 
-  it('takes an online backup while the till works: the till has its turns between its steps, and a sale committed meanwhile is in it', async () => {
+  it('takes an online backup while the till works: the till has its turns between its steps, and a sale committed meanwhile is in it; only older backups of its kind make way', async () => {
     const path = join(tempDir(), 'ledger.db');
     const ledger = new Ledger({ path });
     const card = ledger.enroll({ holder: { surname: 'Петров' }, cardNumber: '7789000000019', now, consentPd: true })!;
@@ -214,9 +214,16 @@ describe('backups', () => {
       if (!done) setImmediate(till);
     };
     setImmediate(till);
-    // What a backup cut short by a crash left behind goes once a backup is whole.
-    mkdirSync(backupDir(path), { recursive: true });
-    writeFileSync(join(backupDir(path), 'ledger-2026-11-01T00-00-00-000Z-scheduled.db.partial'), 'cut short');
+    // Older backups: three scheduled and one before a migration; and what a backup cut short by a
+    // crash left behind. Keeping 3, the oldest scheduled one goes, and the cut-short one.
+    const dir = backupDir(path);
+    mkdirSync(dir, { recursive: true });
+    const older = ['2026-10-01T00-00-00-000Z-pre-migration', '2026-10-02T00-00-00-000Z-scheduled', '2026-10-03T00-00-00-000Z-scheduled', '2026-10-04T00-00-00-000Z-scheduled'];
+    older.forEach((name, i) => {
+      writeFileSync(join(dir, `ledger-${name}.db`), 'older');
+      utimesSync(join(dir, `ledger-${name}.db`), 1_790_000_000 + i, 1_790_000_000 + i);
+    });
+    writeFileSync(join(dir, 'ledger-2026-11-01T00-00-00-000Z-scheduled.db.partial'), 'cut short');
     const file = await onlineBackup(ledger.sqlite, path, 'scheduled', 3, 1); // a page a step
     done = true;
     expect(turns).toBeGreaterThan(5);
@@ -228,6 +235,6 @@ describe('backups', () => {
     expect(copy.prepare('SELECT count(*) FROM receipts WHERE id = ?').pluck().get(meanwhile)).toBe(1);
     copy.close();
     expect([...readFileSync(file).subarray(18, 20)]).toEqual([1, 1]);
-    expect(readdirSync(backupDir(path))).toEqual([basename(file)]); // nothing partial left
+    expect(readdirSync(dir).sort()).toEqual([...older.slice(0, 1), ...older.slice(2)].map((n) => `ledger-${n}.db`).concat(basename(file)).sort());
   });
 });

@@ -147,12 +147,14 @@ function dropPartial(partial: string) {
   for (const f of [partial, `${partial}-wal`, `${partial}-shm`, `${partial}-journal`]) rmSync(f, { force: true });
 }
 
-/** The whole backup under its name; the oldest beyond `keep` go, and what a backup cut short by a
- *  crash left (one backup of a ledger runs at a time: the terminal holds its file). */
+/** The whole backup under its name; the oldest of its kind (scheduled, manual, pre-migration)
+ *  beyond `keep` go, and what a backup cut short by a crash left (one backup of a ledger runs at a
+ *  time: the terminal holds its file). */
 function keepBackup(dbPath: string, partial: string, keep: number): string {
   const file = partial.slice(0, -'.partial'.length);
   renameSync(partial, file);
-  for (const old of listBackups(dbPath).slice(keep)) rmSync(old, { force: true });
+  const kind = file.slice(file.lastIndexOf('Z-') + 1); // "-scheduled.db"
+  for (const old of listBackups(dbPath).filter((f) => f.endsWith(kind)).slice(keep)) rmSync(old, { force: true });
   const dir = backupDir(dbPath);
   for (const f of readdirSync(dir)) if (f.startsWith(backupPrefix(dbPath)) && /\.db\.partial(-wal|-shm|-journal)?$/.test(f)) rmSync(join(dir, f), { force: true });
   return file;
