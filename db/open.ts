@@ -175,20 +175,20 @@ function standAlone(file: string) {
 /**
  * An online backup while the terminal works (scheduled, or `loyalty db backup`): SQLite's backup
  * API, `pagesPerStep` pages a step and a turn of the event loop between steps, so the till answers
- * meanwhile. On the bench's 4.5 GB ledger on the test VM: 9-15 s, the event loop held 0.1 s at
- * most, where VACUUM INTO held it 12-30 s. A sale committed meanwhile through this connection is
- * in the backup.
+ * meanwhile. On the bench's 4.5 GB ledger on the test VM (`npm run bench:backup`): 10-16 s, a
+ * till's call waited 65-77 ms at most (the last step, which commits the copy), where VACUUM INTO
+ * held the till 13-30 s. A sale committed meanwhile through this connection is in the backup.
  */
 export async function onlineBackup(sqlite: Database.Database, dbPath: string, label: string, keep: number, pagesPerStep = 100): Promise<string> {
   const partial = partialFile(dbPath, label);
   // SQLite syncs the copy when its last step commits, on the event loop: what it has written by
-  // then is synced off the event loop as it goes (every 256 steps), or that last step flushed it
-  // all (2.6 s on the bench ledger).
+  // then is synced off the event loop as it goes (every 64 steps, 25 MB), or that last step
+  // flushed it all (2.6 s on the bench ledger; 100 ms syncing every 256 steps).
   const sync = { steps: 0, running: null as Promise<void> | null };
   try {
     await sqlite.backup(partial, {
       progress: () => {
-        if (++sync.steps % 256 === 0 && !sync.running) sync.running = syncToDisk(partial).finally(() => (sync.running = null));
+        if (++sync.steps % 64 === 0 && !sync.running) sync.running = syncToDisk(partial).finally(() => (sync.running = null));
         return pagesPerStep;
       },
     });
