@@ -224,6 +224,7 @@ describe('backups', () => {
       utimesSync(join(dir, `ledger-${name}.db`), 1_790_000_000 + i, 1_790_000_000 + i);
     });
     writeFileSync(join(dir, 'ledger-2026-11-01T00-00-00-000Z-scheduled.db.partial'), 'cut short');
+    writeFileSync(join(dir, 'ledger-2-2026-11-02T00-00-00-000Z-scheduled.db.partial'), 'another ledger in the folder, backing up');
     const file = await onlineBackup(ledger.sqlite, path, 'scheduled', 3, 1); // a page a step
     done = true;
     expect(turns).toBeGreaterThan(5);
@@ -235,6 +236,8 @@ describe('backups', () => {
     expect(copy.prepare('SELECT count(*) FROM receipts WHERE id = ?').pluck().get(meanwhile)).toBe(1);
     copy.close();
     expect([...readFileSync(file).subarray(18, 20)]).toEqual([1, 1]);
-    expect(readdirSync(dir).sort()).toEqual([...older.slice(0, 1), ...older.slice(2)].map((n) => `ledger-${n}.db`).concat(basename(file)).sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      [...older.slice(0, 1), ...older.slice(2)].map((n) => `ledger-${n}.db`).concat(basename(file), 'ledger-2-2026-11-02T00-00-00-000Z-scheduled.db.partial').sort(),
+    );
   });
 });

@@ -156,7 +156,11 @@ function keepBackup(dbPath: string, partial: string, keep: number): string {
   const kind = file.slice(file.lastIndexOf('Z-') + 1); // "-scheduled.db"
   for (const old of listBackups(dbPath).filter((f) => f.endsWith(kind)).slice(keep)) rmSync(old, { force: true });
   const dir = backupDir(dbPath);
-  for (const f of readdirSync(dir)) if (f.startsWith(backupPrefix(dbPath)) && /\.db\.partial(-wal|-shm|-journal)?$/.test(f)) rmSync(join(dir, f), { force: true });
+  const prefix = backupPrefix(dbPath);
+  for (const f of readdirSync(dir)) {
+    const cutShort = f.startsWith(prefix) && f.slice(prefix.length).match(/^(.*)\.partial(-wal|-shm|-journal)?$/);
+    if (cutShort && BACKUP_STAMP.test(cutShort[1]!)) rmSync(join(dir, f), { force: true });
+  }
   return file;
 }
 
