@@ -9,7 +9,7 @@ import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, p
 import { holdExclusively, openDatabase, type LedgerDb } from './open';
 import { quickCheckInBackground, type IntegrityState } from './integrity';
 import { priceReturn, sliceLots, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest, type ReturnableSale } from '../engine';
-import type { ReturnElsewhere, SaleElsewhere } from '../protocol/sync';
+import type { RemotePurchase, ReturnElsewhere, SaleElsewhere } from '../protocol/sync';
 
 export interface LedgerOptions {
   path: string;
@@ -727,9 +727,11 @@ export class Ledger {
 
   /** @internal A sale or return with a card made on another terminal (HQ's feed): it counts in the
    *  cardholder's history here (cumulative tiers, a first purchase, inactivity), or in the history
-   *  of the one it was merged into. */
-  countRemotePurchase(p: { cardholderId: string; kind: 'sale' | 'return'; spend: number; createdAt: string }) {
-    this.stmts.addHistory.run(this.currentHolderId(p.cardholderId), p.spend, p.kind === 'sale' ? 1 : 0, p.kind === 'sale' ? p.createdAt : null);
+   *  of the one it was merged into; what a sale sold counts for repeat-purchase discounts. */
+  countRemotePurchase(p: Pick<RemotePurchase, 'cardholderId' | 'kind' | 'spend' | 'createdAt' | 'sale'>) {
+    const holder = this.currentHolderId(p.cardholderId);
+    this.stmts.addHistory.run(holder, p.spend, p.kind === 'sale' ? 1 : 0, p.kind === 'sale' ? p.createdAt : null);
+    if (p.sale) this.stmts.noteBoughtElsewhere.run(p.sale.id, holder, p.createdAt, JSON.stringify(p.sale.lines));
   }
 
   // ---- the sale ---------------------------------------------------------------------------
@@ -833,12 +835,6 @@ export class Ledger {
   /** @internal A return made on another terminal (HQ's feed): kept if it reverses a sale this terminal may take back. */
   noteReturnElsewhere(saleId: string, ret: ReturnElsewhere) {
     this.stmts.noteReturnElsewhere.run(ret.id, saleId, JSON.stringify(ret.lines), ret.pointsTakenBack, saleId, saleId, saleId);
-  }
-
-  /** @internal What a sale with a card made on another terminal sold (HQ's feed), for the cardholder
-   *  it counts for now (repeat-purchase discounts). */
-  noteBoughtElsewhere(cardholderId: string, createdAt: string, sale: { id: string; lines: Record<string, [string, number]> }) {
-    this.stmts.noteBoughtElsewhere.run(sale.id, this.currentHolderId(cardholderId), createdAt, JSON.stringify(sale.lines));
   }
 
   /** What returning `lines` of one of this terminal's sales would reverse; refused with reasons. Writes nothing. */

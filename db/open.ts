@@ -207,6 +207,16 @@ export async function onlineBackup(sqlite: Database.Database, dbPath: string, la
   return keepBackup(dbPath, partial, keep);
 }
 
+/** Syncs a file to disk on this thread (start-up, before a migration). */
+function syncToDiskNow(file: string) {
+  const fd = openSync(file, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Syncs a file to disk in libuv's thread pool, off the event loop. */
 async function syncToDisk(file: string) {
   const handle = await open(file, 'r+');
@@ -234,12 +244,7 @@ function backupBeforeMigration(sqlite: Database.Database, dbPath: string, keep: 
       if (moved?.busy === 0 && moved.log === 0) copyFileSync(dbPath, partial);
       else sqlite.prepare('VACUUM INTO ?').run(partial);
       standAlone(partial);
-      const fd = openSync(partial, 'r+');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      syncToDiskNow(partial);
     } catch (e) {
       dropPartial(partial);
       throw e;

@@ -28,13 +28,16 @@ const RETURNED_LINES = sql.raw(`CASE WHEN r.kind = 'return' THEN (SELECT json_ob
 // What a sale sold, [item, units] by line number: other terminals count it for repeat-purchase discounts.
 const SOLD_LINES = sql.raw(`CASE WHEN r.kind = 'sale' THEN (SELECT json_object_agg(l.line_no, json_build_array(l.sku, l.qty)) FROM receipt_lines l WHERE l.terminal_id = r.terminal_id AND l.receipt_id = r.id) END`);
 
+/** A json column as the driver gives it: parsed already, or as text. */
+const jsonColumn = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+
 function returnElsewhere(r: Row): ReturnElsewhere {
-  const lines = (typeof r.returned_lines === 'string' ? JSON.parse(r.returned_lines) : (r.returned_lines ?? {})) as Record<string, number>;
+  const lines = jsonColumn<Record<string, number> | null>(r.returned_lines) ?? {};
   return { id: r.id as string, lines: Object.fromEntries(Object.entries(lines).map(([k, v]) => [k, Number(v)])), pointsTakenBack: Number(r.points_earned) };
 }
 
 function soldLines(v: unknown): Record<string, [string, number]> {
-  const lines = (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, [string, number | string]>;
+  const lines = jsonColumn<Record<string, [string, number | string]>>(v);
   return Object.fromEntries(Object.entries(lines).map(([no, [sku, qty]]) => [no, [sku, Number(qty)]]));
 }
 

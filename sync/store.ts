@@ -91,7 +91,6 @@ export class SyncStore {
       for (const p of page.purchases ?? []) {
         this.ledger.countRemotePurchase(p);
         if (p.returnOf) this.ledger.noteReturnElsewhere(p.returnOf.saleId, p.returnOf);
-        if (p.sale) this.ledger.noteBoughtElsewhere(p.cardholderId, p.createdAt, p.sale);
       }
       this.put('hq_cursor', String(page.cursor));
     }).immediate();
