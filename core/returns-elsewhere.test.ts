@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Terminal } from './terminal';
 import { silentLogger } from './log';
 import { createUser } from '../db/admin';
+import { expireLots } from '../db/jobs';
 import { startTestHq, type TestHq } from '../hq/testing';
 import { sql } from '../hq/db';
 import type { ApiResult } from '../protocol/api';
@@ -118,6 +119,41 @@ describe('a return on another terminal', () => {
       expect(refused(await b.api.call('findReceipt', { query: later.receiptNumber }))).toMatchObject({ code: 'hq_unreachable', messageRu: expect.stringMatching(/связи с центром нет/) });
       // A sale B has fetched before stays returnable offline.
       expect(ok(await b.api.call('findReceipt', { query: sale.receiptNumber })).madeElsewhere).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      await hq.destroy();
+    }
+  });
+
+  it('points that expired on the terminal of the sale are not taken back a second time by a return on another', async () => {
+    const hq = await startTestHq();
+    const a = await till(hq, true);
+    const b = await till(hq, false);
+    try {
+      const card = ok(await a.api.call('identify', { query: CARD }));
+      const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese] }));
+      const earned = sale.priced.totals.pointsEarned;
+      await a.sync!.syncOnce();
+      // A's expiry job, run past every lot's date, writes the card's points off; B hears of it.
+      expect(expireLots(a.ledger, '2099-01-01T00:00:00.000Z').expiredPoints).toBeGreaterThan(0);
+      await a.sync!.syncOnce();
+      await b.sync!.syncOnce();
+      const holderId = a.ledger.findCard({ number: CARD })!.cardholderId;
+      expect(b.ledger.balance(holderId)).toBe(0);
+
+      // The cheese back on B, after the expiry: no earned points left to take.
+      const found = ok(await b.api.call('findReceipt', { query: sale.receiptNumber }));
+      const preview = ok(await b.api.call('previewReturn', { receiptId: found.id, lines: [{ lineNo: 1, qty: 3 }] }));
+      expect(preview.totals.pointsTakenBack).toBe(0);
+      expect(preview.reasons.map((r) => r.code)).toContain('earn_gone');
+      expect(preview.reasons.find((r) => r.code === 'earn_gone')!.ru).toMatch(/Уже сгорели и повторно не списываются: \d+/);
+      ok(await b.api.call('commitReturn', { receiptId: found.id, lines: [{ lineNo: 1, qty: 3 }] }));
+      await b.sync!.syncOnce();
+      await a.sync!.syncOnce();
+      expect(earned).toBeGreaterThan(0);
+      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(0);
+      expect(b.ledger.verify().ok).toBe(true);
     } finally {
       await a.close();
       await b.close();

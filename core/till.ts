@@ -3,7 +3,7 @@
 // admin's PIN, with a reason, in the audit log). Part of the terminal core; screens reach it only
 // through the typed API.
 import { checkCardNumber, maskCardNumber } from '../drivers/parse';
-import type { Holder, Ledger } from '../db/ledger';
+import type { EarnedBack, Holder, Ledger } from '../db/ledger';
 import { holderChain, ReturnRefused } from '../db/ledger';
 import * as admin from '../db/admin';
 import { normalizePhone } from '../protocol/phone';
@@ -52,12 +52,23 @@ function checkedCardNumber(number: string): string {
   return checked.value.cardNumber;
 }
 
-export function toReturnView(r: PricedReturn): ReturnView {
+/** A return as the cashier sees it: the points it takes back are those still there to take (what
+ *  had expired or burned of its share is not taken again, and a reason says so). */
+export function toReturnView(r: PricedReturn, earnedBack: EarnedBack): ReturnView {
+  const taken = r.totals.pointsTakenBack - earnedBack.gone;
+  const reasons = r.reasons.flatMap((reason) =>
+    reason.code !== 'earn_reversed' || !earnedBack.gone
+      ? [reason]
+      : [
+          ...(taken ? [{ code: 'earn_reversed', ru: `Списываются начисленные баллы: ${taken}`, en: `Earned points taken back: ${taken}`, points: -taken }] : []),
+          { code: 'earn_gone', ru: `Уже сгорели и повторно не списываются: ${earnedBack.gone}`, en: `Already expired, not taken back again: ${earnedBack.gone}` },
+        ],
+  );
   return {
     lines: r.lines.map((l) => ({ lineNo: l.lineNo, name: l.name, qty: l.qty, refund: l.refund, discount: l.discount, pointsTakenBack: l.pointsTakenBack, pointsRestored: l.pointsRestored })),
-    totals: r.totals,
+    totals: { ...r.totals, pointsTakenBack: taken },
     complete: r.complete,
-    reasons: r.reasons,
+    reasons,
   };
 }
 
@@ -139,7 +150,8 @@ export class Till {
   /** What a return would reverse; nothing is written. */
   previewReturn(input: ApiInput<'previewReturn'>): ReturnView {
     this.requireUser();
-    return toReturnView(this.guard(() => this.ledger.priceReturnOf(input.receiptId, input.lines).priced));
+    const { priced, earnedBack } = this.guard(() => this.ledger.priceReturnOf(input.receiptId, input.lines));
+    return toReturnView(priced, earnedBack);
   }
 
   commitReturn(input: ApiInput<'commitReturn'>) {

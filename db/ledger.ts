@@ -79,6 +79,13 @@ export interface VerifyReport {
 
 type Row = Record<string, unknown>;
 
+/** What a return takes back of the points its sale earned (`draws`), and what of its share had
+ *  expired or burned before it and so is not taken again (`gone`). */
+export interface EarnedBack {
+  draws: { lotId: string; points: number }[];
+  gone: number;
+}
+
 export interface StoredReceipt {
   id: string;
   number: string;
@@ -242,6 +249,13 @@ export class Ledger {
         .raw(),
       remoteLotEntries: sqlite.prepare('SELECT id, lot_id, points, created_at, activates_at, expires_at FROM remote_entries WHERE cardholder_id = ? ORDER BY hq_seq').raw(),
       remoteLot: sqlite.prepare('SELECT id, lot_id, points, created_at, activates_at, expires_at FROM remote_entries WHERE id = ?').raw(),
+      // What expiry and burn (here or, as the feed has brought it, elsewhere) took off a lot.
+      writtenOff: sqlite
+        .prepare(
+          `SELECT -(coalesce((SELECT sum(points) FROM point_entries WHERE lot_id = @lot AND lot_id <> id AND kind IN ('expire', 'burn')), 0)
+                  + coalesce((SELECT sum(points) FROM remote_entries WHERE lot_id = @lot AND kind IN ('expire', 'burn')), 0))`,
+        )
+        .pluck(),
       // A merge's transfer pair: the draw closing a lot, then the copy opened on the kept cardholder.
       movedLot: sqlite
         .prepare(
@@ -838,7 +852,7 @@ export class Ledger {
   }
 
   /** What returning `lines` of one of this terminal's sales would reverse; refused with reasons. Writes nothing. */
-  priceReturnOf(originalReceiptId: string, lines: ReturnRequest[]): { original: StoredReceipt; priced: PricedReturn } {
+  priceReturnOf(originalReceiptId: string, lines: ReturnRequest[]): { original: StoredReceipt; priced: PricedReturn; earnedBack: EarnedBack } {
     const original = this.receipt(originalReceiptId);
     if (!original || original.kind !== 'sale') throw new ReturnRefused([{ path: 'receipt', message: 'No such sale on this terminal', messageRu: 'Такого чека продажи на этой кассе нет' }]);
     // A sale made elsewhere names lots this terminal knows from HQ's feed, once it has pulled that far.
@@ -847,7 +861,29 @@ export class Ledger {
     }
     const check = priceReturn(original.priced, original.returned, lines);
     if (!check.ok) throw new ReturnRefused(check.errors);
-    return { original, priced: check.value };
+    return { original, priced: check.value, earnedBack: this.earnedBack(original, check.value.totals.pointsTakenBack) };
+  }
+
+  /**
+   * The earned points a return takes back, as draws on the sale's earn lots: its share of what the
+   * sale earned, after what its earlier returns took, the lots in the order they were earned. Points
+   * of those lots that have since expired or burned are gone already: they are not taken twice (a
+   * kettle returned under warranty after its points expired costs the customer nothing more). A
+   * cardholder merged away since the sale: the draws go to the lots the merge moved the points to.
+   */
+  private earnedBack(original: StoredReceipt, share: number): EarnedBack {
+    if (!original.cardholderId || !share) return { draws: [], gone: 0 };
+    const earnLots =
+      original.elsewhere?.earnLots ??
+      (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
+    const mergedAway = this.currentHolderId(original.cardholderId) !== original.cardholderId;
+    const lots = earnLots.map((l) => {
+      const at = mergedAway ? this.movedLot(l.lotId) : l.lotId;
+      const gone = (this.stmts.writtenOff.get({ lot: l.lotId }) as number) + (at === l.lotId ? 0 : (this.stmts.writtenOff.get({ lot: at }) as number));
+      return { lotId: at, points: l.points, gone };
+    });
+    const draws = sliceLots(lots, original.pointsTakenBack, original.pointsTakenBack + share);
+    return { draws, gone: share - draws.reduce((s, d) => s + d.points, 0) };
   }
 
   /**
@@ -855,16 +891,10 @@ export class Ledger {
    * earned points come back out (the balance may go negative), redeemed points go back to the
    * lots they were drawn from with those lots' expiry. Returning more than is left is refused.
    */
-  commitReturn(input: { originalReceiptId: string; lines: ReturnRequest[]; now: string; cashierId?: string | null; shiftId?: string | null }): CommittedSale & { priced: PricedReturn; cardId: string | null } {
+  commitReturn(input: { originalReceiptId: string; lines: ReturnRequest[]; now: string; cashierId?: string | null; shiftId?: string | null }): CommittedSale & { priced: PricedReturn; earnedBack: EarnedBack; cardId: string | null } {
     if (this.integrity.status === 'failed') throw new Error(this.integrity.message);
     return this.atomically(() => {
-      const { original, priced: ret } = this.priceReturnOf(input.originalReceiptId, input.lines);
-      // Earned points are taken back from this sale's own earn lots, in the order they were earned,
-      // after what its returns here and elsewhere have taken.
-      const takenBefore = original.pointsTakenBack;
-      const earnLots =
-        original.elsewhere?.earnLots ??
-        (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
+      const { original, priced: ret, earnedBack } = this.priceReturnOf(input.originalReceiptId, input.lines);
       const number = this.nextReceiptNumber();
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
       // Merged away since the sale: the points come out of, and go back to, the lots the merge moved them to.
@@ -892,13 +922,13 @@ export class Ledger {
         }),
         entries: card
           ? [
-              ...sliceLots(earnLots, takenBefore, takenBefore + ret.totals.pointsTakenBack).map((d) => ({
+              ...earnedBack.draws.map((d) => ({
                 kind: 'reverse',
                 points: -d.points,
-                lotId: mergedAway ? this.movedLot(d.lotId) : d.lotId,
+                lotId: d.lotId,
                 activatesAt: null,
                 expiresAt: null,
-                reason: `${reason}: начисленные баллы`,
+                reason: `${reason}: начисленные баллы${earnedBack.gone ? ` (сгоревшие ранее ${earnedBack.gone} не списываются)` : ''}`,
               })),
               ...ret.restoreLots.map((d) => ({ kind: 'reverse', points: d.points, ...(mergedAway ? this.restoreAfterMerge(mergedAway, d.lotId) : { lotId: d.lotId, activatesAt: null, expiresAt: null }), reason: `${reason}: баллы, которыми платили` })),
             ]
@@ -908,7 +938,7 @@ export class Ledger {
         // HQ checks that no line of the sale comes back more often than it was sold.
         facts: { originalTerminalId: original.elsewhere?.terminalId ?? this.terminalId },
       });
-      return { ...committed, priced: ret, cardId: original.cardId };
+      return { ...committed, priced: ret, earnedBack, cardId: original.cardId };
     });
   }
 

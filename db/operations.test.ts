@@ -13,6 +13,7 @@ import { seedCardNumber } from './seed';
 import { readProgramFile } from '../core/program';
 import { resourcePath } from '../core/resources';
 import { priceBasket } from '../engine';
+import { toReturnView } from '../core/till';
 
 const dirs: string[] = [];
 function tempLedger() {
@@ -98,6 +99,59 @@ describe('returns', () => {
     const ret = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: T0 });
     expect(ret.priced.totals.pointsTakenBack).toBeGreaterThan(0);
     expect(ledger.balance(card.cardholderId)).toBe(-ret.priced.totals.pointsTakenBack);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('does not take back earned points a second time once they have expired: only what was spent of them', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    const { committed, priced } = sell(ledger, card, [{ sku: 'KETTLE', qty: 1, unitPrice: 1_000_000, category: 'appliances' }], T0);
+    const earned = priced.earnLots.filter((l) => l.source !== 'welcome');
+    expect(earned).toHaveLength(1);
+    const { points, expiresAt } = earned[0]!;
+    // Everything else on the card and 40 of the kettle's points are spent; the other points expire.
+    const spent = 40;
+    adjustPoints(ledger, admin, card.cardholderId, -(ledger.balance(card.cardholderId) - points + spent), T0);
+    const lot = ledger.lots(card.cardholderId).find((l) => l.expiresAt === expiresAt)!;
+    expect(lot.points).toBe(points - spent);
+    const later = new Date(Date.parse(expiresAt!) + 86_400_000).toISOString();
+    expect(expireLots(ledger, later)).toMatchObject({ expiredPoints: points - spent });
+    expect(ledger.balance(card.cardholderId)).toBe(0);
+
+    // Returned under warranty after that: the 40 spent points come back out, the expired ones do not.
+    const preview = ledger.priceReturnOf(committed.receiptId, [{ lineNo: 1, qty: 1 }]);
+    expect(preview.priced.totals.pointsTakenBack).toBe(points);
+    expect(preview.earnedBack).toEqual({ draws: [{ lotId: lot.lotId, points: spent }], gone: points - spent });
+    const view = toReturnView(preview.priced, preview.earnedBack);
+    expect(view.totals.pointsTakenBack).toBe(spent);
+    expect(view.reasons.map((r) => r.ru)).toEqual(expect.arrayContaining([`Списываются начисленные баллы: ${spent}`, `Уже сгорели и повторно не списываются: ${points - spent}`]));
+    const ret = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: later });
+    expect(ret.earnedBack.gone).toBe(points - spent);
+    expect(ledger.balance(card.cardholderId)).toBe(-spent);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('a second partial return after expiry takes back only what is left of the lot to take', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    const { committed, priced } = sell(ledger, card, [{ sku: 'KETTLE', qty: 2, unitPrice: 500_000, category: 'appliances' }], T0);
+    const { points, expiresAt } = priced.earnLots.find((l) => l.source !== 'welcome')!;
+    const first = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: T0 });
+    const half = first.priced.totals.pointsTakenBack;
+    expect(first.earnedBack).toMatchObject({ gone: 0 });
+    expect(half).toBeGreaterThan(0);
+    const before = ledger.balance(card.cardholderId);
+    const later = new Date(Date.parse(expiresAt!) + 86_400_000).toISOString();
+    expireLots(ledger, later);
+    expect(ledger.balance(card.cardholderId)).toBe(0);
+    // The rest of the lot expired untouched: the second kettle's share is gone already.
+    const second = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: later });
+    expect(second.priced.totals.pointsTakenBack).toBe(points - half);
+    expect(second.earnedBack).toEqual({ draws: [], gone: points - half });
+    expect(ledger.balance(card.cardholderId)).toBe(0);
+    expect(before).toBeGreaterThan(0);
     expectVerified(ledger);
     ledger.close();
   });
