@@ -381,7 +381,7 @@ export class Terminal {
     const done = this.till.commitReturn(input);
     this.afterWrite();
     const record = done.cardId ? this.ledger.findCard({ cardId: done.cardId }) : null;
-    return { receiptNumber: done.receiptNumber, priced: toReturnView(done.priced, done.earnedBack), customer: record ? this.customerFor(record) : null };
+    return { receiptNumber: done.receiptNumber, priced: toReturnView(done.priced, done.points), customer: record ? this.customerFor(record) : null };
   }
 
   private requireSoundLedger() {

@@ -3,7 +3,7 @@
 // admin's PIN, with a reason, in the audit log). Part of the terminal core; screens reach it only
 // through the typed API.
 import { checkCardNumber, maskCardNumber } from '../drivers/parse';
-import type { EarnedBack, Holder, Ledger } from '../db/ledger';
+import type { Holder, Ledger, ReturnPoints } from '../db/ledger';
 import { holderChain, ReturnRefused } from '../db/ledger';
 import * as admin from '../db/admin';
 import { normalizePhone } from '../protocol/phone';
@@ -53,17 +53,23 @@ function checkedCardNumber(number: string): string {
 }
 
 /** A return as the cashier sees it: the points it takes back are those still there to take (what
- *  had expired or burned of its share is not taken again, and a reason says so). */
-export function toReturnView(r: PricedReturn, earnedBack: EarnedBack): ReturnView {
-  const taken = r.totals.pointsTakenBack - earnedBack.gone;
-  const reasons = r.reasons.flatMap((reason) =>
-    reason.code !== 'earn_reversed' || !earnedBack.gone
-      ? [reason]
-      : [
-          ...(taken ? [{ code: 'earn_reversed', ru: `Списываются начисленные баллы: ${taken}`, en: `Earned points taken back: ${taken}`, points: -taken }] : []),
-          { code: 'earn_gone', ru: `Уже сгорели и повторно не списываются: ${earnedBack.gone}`, en: `Already expired, not taken back again: ${earnedBack.gone}` },
-        ],
-  );
+ *  had expired or burned of its share is not taken again), and the reasons say what of the points
+ *  paid with goes back to lots already past their expiry. */
+export function toReturnView(r: PricedReturn, points: ReturnPoints): ReturnView {
+  const taken = r.totals.pointsTakenBack - points.alreadyGone;
+  const reasons = r.reasons.flatMap((reason) => {
+    if (reason.code === 'earn_reversed' && points.alreadyGone) {
+      return [
+        ...(taken ? [{ code: 'earn_reversed', ru: `Списываются начисленные баллы: ${taken}`, en: `Earned points taken back: ${taken}`, points: -taken }] : []),
+        { code: 'earn_gone', ru: `Уже сгорели и повторно не списываются: ${points.alreadyGone}`, en: `Already expired, not taken back again: ${points.alreadyGone}` },
+      ];
+    }
+    if (reason.code === 'redeem_restored' && points.restoredPastExpiry) {
+      const n = points.restoredPastExpiry;
+      return [reason, { code: 'restored_past_expiry', ru: `Срок действия ${n} из них уже истёк: они сгорят при ближайшем списании`, en: `${n} of them are past their expiry: the next expiry run writes them off` }];
+    }
+    return [reason];
+  });
   return {
     lines: r.lines.map((l) => ({ lineNo: l.lineNo, name: l.name, qty: l.qty, refund: l.refund, discount: l.discount, pointsTakenBack: l.pointsTakenBack, pointsRestored: l.pointsRestored })),
     totals: { ...r.totals, pointsTakenBack: taken },
@@ -150,8 +156,8 @@ export class Till {
   /** What a return would reverse; nothing is written. */
   previewReturn(input: ApiInput<'previewReturn'>): ReturnView {
     this.requireUser();
-    const { priced, earnedBack } = this.guard(() => this.ledger.priceReturnOf(input.receiptId, input.lines));
-    return toReturnView(priced, earnedBack);
+    const { priced, points } = this.guard(() => this.ledger.priceReturnOf(input.receiptId, input.lines, this.now()));
+    return toReturnView(priced, points);
   }
 
   commitReturn(input: ApiInput<'commitReturn'>) {

@@ -79,11 +79,15 @@ export interface VerifyReport {
 
 type Row = Record<string, unknown>;
 
-/** What a return takes back of the points its sale earned (`draws`), and what of its share had
- *  expired or burned before it and so is not taken again (`gone`). */
-export interface EarnedBack {
-  draws: { lotId: string; points: number }[];
-  gone: number;
+/** What a return does to the card's points beyond what the engine priced. */
+export interface ReturnPoints {
+  /** The share of earned points it takes back, as draws on the sale's earn lots. */
+  takenBack: { lotId: string; points: number }[];
+  /** What of that share expiry or burn had written off before the return: not taken again. */
+  alreadyGone: number;
+  /** Points paid with that go back to lots already past their expiry (SPEC §3: they keep it), so
+   *  the next expiry run writes them off. */
+  restoredPastExpiry: number;
 }
 
 export interface StoredReceipt {
@@ -852,7 +856,7 @@ export class Ledger {
   }
 
   /** What returning `lines` of one of this terminal's sales would reverse; refused with reasons. Writes nothing. */
-  priceReturnOf(originalReceiptId: string, lines: ReturnRequest[]): { original: StoredReceipt; priced: PricedReturn; earnedBack: EarnedBack } {
+  priceReturnOf(originalReceiptId: string, lines: ReturnRequest[], now: string): { original: StoredReceipt; priced: PricedReturn; points: ReturnPoints } {
     const original = this.receipt(originalReceiptId);
     if (!original || original.kind !== 'sale') throw new ReturnRefused([{ path: 'receipt', message: 'No such sale on this terminal', messageRu: 'Такого чека продажи на этой кассе нет' }]);
     // A sale made elsewhere names lots this terminal knows from HQ's feed, once it has pulled that far.
@@ -861,7 +865,7 @@ export class Ledger {
     }
     const check = priceReturn(original.priced, original.returned, lines);
     if (!check.ok) throw new ReturnRefused(check.errors);
-    return { original, priced: check.value, earnedBack: this.earnedBack(original, check.value.totals.pointsTakenBack) };
+    return { original, priced: check.value, points: { ...this.earnedBack(original, check.value.totals.pointsTakenBack), restoredPastExpiry: this.pastExpiry(original, check.value.restoreLots, now) } };
   }
 
   /**
@@ -871,8 +875,8 @@ export class Ledger {
    * kettle returned under warranty after its points expired costs the customer nothing more). A
    * cardholder merged away since the sale: the draws go to the lots the merge moved the points to.
    */
-  private earnedBack(original: StoredReceipt, share: number): EarnedBack {
-    if (!original.cardholderId || !share) return { draws: [], gone: 0 };
+  private earnedBack(original: StoredReceipt, share: number): Pick<ReturnPoints, 'takenBack' | 'alreadyGone'> {
+    if (!original.cardholderId || !share) return { takenBack: [], alreadyGone: 0 };
     const earnLots =
       original.elsewhere?.earnLots ??
       (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
@@ -882,8 +886,19 @@ export class Ledger {
       const gone = (this.stmts.writtenOff.get({ lot: l.lotId }) as number) + (at === l.lotId ? 0 : (this.stmts.writtenOff.get({ lot: at }) as number));
       return { lotId: at, points: l.points, gone };
     });
-    const draws = sliceLots(lots, original.pointsTakenBack, original.pointsTakenBack + share);
-    return { draws, gone: share - draws.reduce((s, d) => s + d.points, 0) };
+    const takenBack = sliceLots(lots, original.pointsTakenBack, original.pointsTakenBack + share);
+    return { takenBack, alreadyGone: share - takenBack.reduce((s, d) => s + d.points, 0) };
+  }
+
+  /** Of the points paid with that a return gives back, those whose lot's expiry has passed by `now`
+   *  (a lot merged away since keeps its expiry on its copy). */
+  private pastExpiry(original: StoredReceipt, restoreLots: readonly { lotId: string; points: number }[], now: string): number {
+    if (!original.cardholderId || !restoreLots.length) return 0;
+    const own = new Map((this.stmts.ownLotEntries.all(original.cardholderId) as LotEntry[]).map((e) => [e[0], e]));
+    return restoreLots.reduce((n, d) => {
+      const expiresAt = (own.get(d.lotId) ?? (this.stmts.remoteLot.get(d.lotId) as LotEntry | undefined))?.[5];
+      return expiresAt && expiresAt <= now ? n + d.points : n;
+    }, 0);
   }
 
   /**
@@ -891,10 +906,10 @@ export class Ledger {
    * earned points come back out (the balance may go negative), redeemed points go back to the
    * lots they were drawn from with those lots' expiry. Returning more than is left is refused.
    */
-  commitReturn(input: { originalReceiptId: string; lines: ReturnRequest[]; now: string; cashierId?: string | null; shiftId?: string | null }): CommittedSale & { priced: PricedReturn; earnedBack: EarnedBack; cardId: string | null } {
+  commitReturn(input: { originalReceiptId: string; lines: ReturnRequest[]; now: string; cashierId?: string | null; shiftId?: string | null }): CommittedSale & { priced: PricedReturn; points: ReturnPoints; cardId: string | null } {
     if (this.integrity.status === 'failed') throw new Error(this.integrity.message);
     return this.atomically(() => {
-      const { original, priced: ret, earnedBack } = this.priceReturnOf(input.originalReceiptId, input.lines);
+      const { original, priced: ret, points } = this.priceReturnOf(input.originalReceiptId, input.lines, input.now);
       const number = this.nextReceiptNumber();
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
       // Merged away since the sale: the points come out of, and go back to, the lots the merge moved them to.
@@ -922,13 +937,13 @@ export class Ledger {
         }),
         entries: card
           ? [
-              ...earnedBack.draws.map((d) => ({
+              ...points.takenBack.map((d) => ({
                 kind: 'reverse',
                 points: -d.points,
                 lotId: d.lotId,
                 activatesAt: null,
                 expiresAt: null,
-                reason: `${reason}: начисленные баллы${earnedBack.gone ? ` (сгоревшие ранее ${earnedBack.gone} не списываются)` : ''}`,
+                reason: `${reason}: начисленные баллы${points.alreadyGone ? ` (сгоревшие ранее ${points.alreadyGone} не списываются)` : ''}`,
               })),
               ...ret.restoreLots.map((d) => ({ kind: 'reverse', points: d.points, ...(mergedAway ? this.restoreAfterMerge(mergedAway, d.lotId) : { lotId: d.lotId, activatesAt: null, expiresAt: null }), reason: `${reason}: баллы, которыми платили` })),
             ]
@@ -938,7 +953,7 @@ export class Ledger {
         // HQ checks that no line of the sale comes back more often than it was sold.
         facts: { originalTerminalId: original.elsewhere?.terminalId ?? this.terminalId },
       });
-      return { ...committed, priced: ret, earnedBack, cardId: original.cardId };
+      return { ...committed, priced: ret, points, cardId: original.cardId };
     });
   }
 

@@ -120,15 +120,39 @@ describe('returns', () => {
     expect(ledger.balance(card.cardholderId)).toBe(0);
 
     // Returned under warranty after that: the 40 spent points come back out, the expired ones do not.
-    const preview = ledger.priceReturnOf(committed.receiptId, [{ lineNo: 1, qty: 1 }]);
+    const preview = ledger.priceReturnOf(committed.receiptId, [{ lineNo: 1, qty: 1 }], later);
     expect(preview.priced.totals.pointsTakenBack).toBe(points);
-    expect(preview.earnedBack).toEqual({ draws: [{ lotId: lot.lotId, points: spent }], gone: points - spent });
-    const view = toReturnView(preview.priced, preview.earnedBack);
+    expect(preview.points).toEqual({ takenBack: [{ lotId: lot.lotId, points: spent }], alreadyGone: points - spent, restoredPastExpiry: 0 });
+    const view = toReturnView(preview.priced, preview.points);
     expect(view.totals.pointsTakenBack).toBe(spent);
     expect(view.reasons.map((r) => r.ru)).toEqual(expect.arrayContaining([`Списываются начисленные баллы: ${spent}`, `Уже сгорели и повторно не списываются: ${points - spent}`]));
     const ret = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: later });
-    expect(ret.earnedBack.gone).toBe(points - spent);
+    expect(ret.points.alreadyGone).toBe(points - spent);
     expect(ledger.balance(card.cardholderId)).toBe(-spent);
+    expectVerified(ledger);
+    ledger.close();
+  });
+
+  it('says when points paid with go back to a lot already past its expiry (the next expiry run writes them off)', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    sell(ledger, card, [{ sku: 'A', qty: 1, unitPrice: 100_000 }], T0); // the welcome bonus and an earn lot
+    const lots = ledger.lots(card.cardholderId);
+    const paid = sell(ledger, card, [{ sku: 'B', qty: 1, unitPrice: 50_000 }], '2026-07-01T10:00:00.000Z', 50);
+    const drawn = paid.priced.redemption.fromLots.map((d) => ({ ...d, expiresAt: lots.find((l) => l.lotId === d.lotId)!.expiresAt! })).sort((x, y) => x.expiresAt.localeCompare(y.expiresAt));
+    expect(drawn.length).toBeGreaterThan(0);
+    const dayAfter = (at: string) => new Date(Date.parse(at) + 86_400_000).toISOString();
+    const pastExpiry = (now: string) => ledger.priceReturnOf(paid.committed.receiptId, [{ lineNo: 1, qty: 1 }], now).points.restoredPastExpiry;
+    expect(pastExpiry('2026-07-02T10:00:00.000Z')).toBe(0);
+    expect(pastExpiry(dayAfter(drawn[0]!.expiresAt))).toBe(drawn.filter((d) => d.expiresAt <= dayAfter(drawn[0]!.expiresAt)).reduce((n, d) => n + d.points, 0));
+    const after = dayAfter(drawn.at(-1)!.expiresAt);
+    const preview = ledger.priceReturnOf(paid.committed.receiptId, [{ lineNo: 1, qty: 1 }], after);
+    expect(preview.points.restoredPastExpiry).toBe(50);
+    expect(toReturnView(preview.priced, preview.points).reasons.map((r) => r.ru)).toContain('Срок действия 50 из них уже истёк: они сгорят при ближайшем списании');
+    // As the reason says: the return gives them back, and the next expiry run takes them.
+    ledger.commitReturn({ originalReceiptId: paid.committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: after });
+    expireLots(ledger, after);
+    for (const d of drawn) expect(ledger.lots(card.cardholderId).find((l) => l.lotId === d.lotId)).toBeUndefined();
     expectVerified(ledger);
     ledger.close();
   });
@@ -140,7 +164,7 @@ describe('returns', () => {
     const { points, expiresAt } = priced.earnLots.find((l) => l.source !== 'welcome')!;
     const first = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: T0 });
     const half = first.priced.totals.pointsTakenBack;
-    expect(first.earnedBack).toMatchObject({ gone: 0 });
+    expect(first.points).toMatchObject({ alreadyGone: 0 });
     expect(half).toBeGreaterThan(0);
     const before = ledger.balance(card.cardholderId);
     const later = new Date(Date.parse(expiresAt!) + 86_400_000).toISOString();
@@ -149,7 +173,7 @@ describe('returns', () => {
     // The rest of the lot expired untouched: the second kettle's share is gone already.
     const second = ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now: later });
     expect(second.priced.totals.pointsTakenBack).toBe(points - half);
-    expect(second.earnedBack).toEqual({ draws: [], gone: points - half });
+    expect(second.points).toEqual({ takenBack: [], alreadyGone: points - half, restoredPastExpiry: 0 });
     expect(ledger.balance(card.cardholderId)).toBe(0);
     expect(before).toBeGreaterThan(0);
     expectVerified(ledger);
