@@ -8,7 +8,7 @@ import { normalizePhone } from '../protocol/phone';
 import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
 import { holdExclusively, openDatabase, type LedgerDb } from './open';
 import { quickCheckInBackground, type IntegrityState } from './integrity';
-import { priceReturn, sliceLots, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest, type ReturnableSale } from '../engine';
+import { priceReturn, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest, type ReturnableSale } from '../engine';
 import type { RemotePurchase, ReturnElsewhere, SaleElsewhere } from '../protocol/sync';
 
 export interface LedgerOptions {
@@ -253,13 +253,15 @@ export class Ledger {
         .raw(),
       remoteLotEntries: sqlite.prepare('SELECT id, lot_id, points, created_at, activates_at, expires_at FROM remote_entries WHERE cardholder_id = ? ORDER BY hq_seq').raw(),
       remoteLot: sqlite.prepare('SELECT id, lot_id, points, created_at, activates_at, expires_at FROM remote_entries WHERE id = ?').raw(),
-      // What expiry and burn (here or, as the feed has brought it, elsewhere) took off a lot.
-      writtenOff: sqlite
+      // The draws on a lot, here and (as the feed has brought them) elsewhere: all but a merge's
+      // transfer, those that took earned points back, and those of expiry and burn.
+      lotDraws: sqlite
         .prepare(
-          `SELECT -(coalesce((SELECT sum(points) FROM point_entries WHERE lot_id = @lot AND lot_id <> id AND kind IN ('expire', 'burn')), 0)
-                  + coalesce((SELECT sum(points) FROM remote_entries WHERE lot_id = @lot AND kind IN ('expire', 'burn')), 0))`,
+          `SELECT coalesce(sum(points) FILTER (WHERE kind <> 'transfer'), 0), coalesce(-sum(points) FILTER (WHERE kind = 'reverse' AND points < 0), 0),
+             coalesce(-sum(points) FILTER (WHERE kind IN ('expire', 'burn')), 0)
+           FROM (SELECT kind, points FROM point_entries WHERE lot_id = @lot AND lot_id <> id UNION ALL SELECT kind, points FROM remote_entries WHERE lot_id = @lot AND id <> @lot)`,
         )
-        .pluck(),
+        .raw(),
       // A merge's transfer pair: the draw closing a lot, then the copy opened on the kept cardholder.
       movedLot: sqlite
         .prepare(
@@ -870,10 +872,16 @@ export class Ledger {
 
   /**
    * The earned points a return takes back, as draws on the sale's earn lots: its share of what the
-   * sale earned, after what its earlier returns took, the lots in the order they were earned. Points
-   * of those lots that have since expired or burned are gone already: they are not taken twice (a
-   * kettle returned under warranty after its points expired costs the customer nothing more). A
-   * cardholder merged away since the sale: the draws go to the lots the merge moved the points to.
+   * sale earned, after what its earlier returns took, the lots in the order they were earned.
+   *
+   * Expiry and burn write off what is left of a lot; a return takes its share out of what is left,
+   * and what was spent may take the lot below zero. Whichever comes first, on whichever terminal,
+   * the two together take from the lot what they would have taken had the return come first: so a
+   * return after the write-off takes only what of its share the customer had spent, never points
+   * already gone (a kettle returned under warranty after its points expired costs nothing more).
+   * For a lot of p points with `left` on it now, `back` taken back and `off` written off before,
+   * a share ending at position `end` of the lot takes max(end − back − off, left), within [0, share].
+   * A cardholder merged away since the sale: the draws go to the lots the merge moved the points to.
    */
   private earnedBack(original: StoredReceipt, share: number): Pick<ReturnPoints, 'takenBack' | 'alreadyGone'> {
     if (!original.cardholderId || !share) return { takenBack: [], alreadyGone: 0 };
@@ -881,12 +889,25 @@ export class Ledger {
       original.elsewhere?.earnLots ??
       (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
     const mergedAway = this.currentHolderId(original.cardholderId) !== original.cardholderId;
-    const lots = earnLots.map((l) => {
+    const takenBack: { lotId: string; points: number }[] = [];
+    const [from, to] = [original.pointsTakenBack, original.pointsTakenBack + share];
+    let pos = 0;
+    for (const l of earnLots) {
+      const lotStart = pos;
+      pos += l.points;
+      // This return's share of the lot: its positions [start, end) in the lot.
+      const [start, end] = [Math.max(from, lotStart) - lotStart, Math.min(to, pos) - lotStart];
+      if (end <= start) continue;
       const at = mergedAway ? this.movedLot(l.lotId) : l.lotId;
-      const gone = (this.stmts.writtenOff.get({ lot: l.lotId }) as number) + (at === l.lotId ? 0 : (this.stmts.writtenOff.get({ lot: at }) as number));
-      return { lotId: at, points: l.points, gone };
-    });
-    const takenBack = sliceLots(lots, original.pointsTakenBack, original.pointsTakenBack + share);
+      // The lot and the copy a merge moved it to count as one: the merge's transfer pair cancels out.
+      let [left, back, off] = [l.points, 0, 0];
+      for (const id of at === l.lotId ? [at] : [l.lotId, at]) {
+        const [draws, reversed, writtenOff] = this.stmts.lotDraws.get({ lot: id }) as [number, number, number];
+        [left, back, off] = [left + draws, back + reversed, off + writtenOff];
+      }
+      const take = Math.min(end - start, Math.max(0, end - back - off, left));
+      if (take > 0) takenBack.push({ lotId: at, points: take });
+    }
     return { takenBack, alreadyGone: share - takenBack.reduce((s, d) => s + d.points, 0) };
   }
 

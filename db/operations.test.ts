@@ -133,6 +133,39 @@ describe('returns', () => {
     ledger.close();
   });
 
+  it('a return and the expiry of its points end the same whichever comes first', () => {
+    // Two kettles, 40 of their points spent; one kettle comes back and the lot expires, in one
+    // order on one ledger and in the other order on another; then the second kettle comes back.
+    const run = (returnFirst: boolean) => {
+      const ledger = tempLedger();
+      const card = enroll(ledger, '7789000000019', '+79161234567');
+      const { committed, priced } = sell(ledger, card, [{ sku: 'KETTLE', qty: 2, unitPrice: 500_000, category: 'appliances' }], T0);
+      const { points, expiresAt } = priced.earnLots.find((l) => l.source !== 'welcome')!;
+      adjustPoints(ledger, admin, card.cardholderId, -(ledger.balance(card.cardholderId) - points + 40), T0);
+      const later = new Date(Date.parse(expiresAt!) + 86_400_000).toISOString();
+      const returnOne = (now: string) => ledger.commitReturn({ originalReceiptId: committed.receiptId, lines: [{ lineNo: 1, qty: 1 }], now });
+      if (returnFirst) {
+        returnOne('2026-06-05T10:00:00.000Z');
+        expireLots(ledger, later);
+      } else {
+        expireLots(ledger, later);
+        returnOne(later);
+      }
+      const afterOne = ledger.balance(card.cardholderId);
+      returnOne(later);
+      expectVerified(ledger);
+      const result = { points, afterOne, afterBoth: ledger.balance(card.cardholderId) };
+      ledger.close();
+      return result;
+    };
+    const first = run(true);
+    const second = run(false);
+    expect(first.points).toBeGreaterThan(80);
+    expect(second).toEqual(first);
+    // The customer pays back exactly the 40 points spent, once both kettles are back.
+    expect(first).toMatchObject({ afterOne: 0, afterBoth: -40 });
+  });
+
   it('says when points paid with go back to a lot already past its expiry (the next expiry run writes them off)', () => {
     const ledger = tempLedger();
     const card = enroll(ledger, '7789000000019', '+79161234567');

@@ -123,15 +123,13 @@ export function priceReturn(original: ReturnableSale, alreadyReturned: Readonly<
   return { ok: true, value: { original: { program: original.program }, lines, totals, restoreLots, complete, reasons } };
 }
 
-/** The lots covering positions [from, to) of points drawn from them in order (the points a sale
- *  redeemed, or those it earned); a lot's last `gone` points (expired, burned) are not covered. */
-export function sliceLots(fromLots: readonly { lotId: string; points: number; gone?: number }[], from: number, to: number): { lotId: string; points: number }[] {
+/** The lots covering positions [from, to) of the redeemed points, in the order they were drawn. */
+export function sliceLots(fromLots: readonly { lotId: string; points: number }[], from: number, to: number): { lotId: string; points: number }[] {
   const out: { lotId: string; points: number }[] = [];
   let pos = 0;
   for (const lot of fromLots) {
     const start = Math.max(from, pos);
-    // The last `gone` points of a lot are no longer there to slice (expired or burned).
-    const end = Math.min(to, pos + lot.points - Math.min(lot.points, Math.max(0, lot.gone ?? 0)));
+    const end = Math.min(to, pos + lot.points);
     if (end > start) out.push({ lotId: lot.lotId, points: end - start });
     pos += lot.points;
   }
