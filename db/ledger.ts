@@ -915,11 +915,18 @@ export class Ledger {
    *  (a lot merged away since keeps its expiry on its copy). */
   private pastExpiry(original: StoredReceipt, restoreLots: readonly { lotId: string; points: number }[], now: string): number {
     if (!original.cardholderId || !restoreLots.length) return 0;
-    const own = new Map((this.stmts.ownLotEntries.all(original.cardholderId) as LotEntry[]).map((e) => [e[0], e]));
+    const opening = this.lotOpenings(original.cardholderId);
     return restoreLots.reduce((n, d) => {
-      const expiresAt = (own.get(d.lotId) ?? (this.stmts.remoteLot.get(d.lotId) as LotEntry | undefined))?.[5];
+      const expiresAt = opening(d.lotId)?.[5];
       return expiresAt && expiresAt <= now ? n + d.points : n;
     }, 0);
+  }
+
+  /** The entry that opened a lot of a cardholder's, here or (from HQ's feed) elsewhere: its own
+   *  entries read once, for as many lots as the caller asks about. */
+  private lotOpenings(cardholderId: string): (lotId: string) => LotEntry | undefined {
+    const own = new Map((this.stmts.ownLotEntries.all(cardholderId) as LotEntry[]).map((e) => [e[0], e]));
+    return (lotId) => own.get(lotId) ?? (this.stmts.remoteLot.get(lotId) as LotEntry | undefined);
   }
 
   /**
@@ -933,8 +940,9 @@ export class Ledger {
       const { original, priced: ret, points } = this.priceReturnOf(input.originalReceiptId, input.lines, input.now);
       const number = this.nextReceiptNumber();
       const card = original.cardholderId ? { cardId: original.cardId, cardholderId: this.currentHolderId(original.cardholderId) } : null;
-      // Merged away since the sale: the points come out of, and go back to, the lots the merge moved them to.
-      const mergedAway = card && card.cardholderId !== original.cardholderId ? original.cardholderId : null;
+      // Merged away since the sale: the points paid with go back to the lots the merge moved them to
+      // (earnedBack follows the merge for the points taken back); the holder's entries read once.
+      const openingMergedAway = card && card.cardholderId !== original.cardholderId && ret.restoreLots.length ? this.lotOpenings(original.cardholderId!) : null;
       const reason = `Возврат по чеку ${original.number}`;
       const committed = this.writeReceipt({
         kind: 'return',
@@ -966,7 +974,7 @@ export class Ledger {
                 expiresAt: null,
                 reason: `${reason}: начисленные баллы${points.alreadyGone ? ` (сгоревшие ранее ${points.alreadyGone} не списываются)` : ''}`,
               })),
-              ...ret.restoreLots.map((d) => ({ kind: 'reverse', points: d.points, ...(mergedAway ? this.restoreAfterMerge(mergedAway, d.lotId) : { lotId: d.lotId, activatesAt: null, expiresAt: null }), reason: `${reason}: баллы, которыми платили` })),
+              ...ret.restoreLots.map((d) => ({ kind: 'reverse', points: d.points, ...(openingMergedAway ? this.restoreAfterMerge(openingMergedAway, d.lotId) : { lotId: d.lotId, activatesAt: null, expiresAt: null }), reason: `${reason}: баллы, которыми платили` })),
             ]
           : [],
         spend: -(ret.totals.refund + ret.totals.redeemKopecks),
@@ -991,10 +999,10 @@ export class Ledger {
 
   /** Redeemed points given back to a cardholder merged away since the sale: to the copy of their
    *  lot if the merge moved it, else to a new lot of the kept cardholder with that lot's dates. */
-  private restoreAfterMerge(mergedAway: string, lotId: string): { lotId: string | null; activatesAt: string | null; expiresAt: string | null } {
+  private restoreAfterMerge(openingMergedAway: (lotId: string) => LotEntry | undefined, lotId: string): { lotId: string | null; activatesAt: string | null; expiresAt: string | null } {
     const moved = this.movedLot(lotId);
     if (moved !== lotId) return { lotId: moved, activatesAt: null, expiresAt: null };
-    const opened = (this.stmts.ownLotEntries.all(mergedAway) as LotEntry[]).find((e) => e[0] === lotId) ?? (this.stmts.remoteLot.get(lotId) as LotEntry | undefined);
+    const opened = openingMergedAway(lotId);
     return opened ? { lotId: null, activatesAt: opened[4] ?? opened[3], expiresAt: opened[5] } : { lotId, activatesAt: null, expiresAt: null };
   }
 
