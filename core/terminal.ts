@@ -89,7 +89,7 @@ export class Terminal {
       program: () => this.program?.program ?? null,
       clock: this.clock,
       onError: (what, e) => this.log.error({ err: e }, `${what} failed`),
-      onJobs: (report) => (report.expiredLots || report.burnedCardholders) && this.log.info(report, 'ledger jobs wrote entries'),
+      onJobs: (report) => (report.expiredLots || report.burnedCardholders || report.prunedSales) && this.log.info(report, 'ledger jobs wrote entries or dropped old purchases elsewhere'),
     });
     this.readers.on('card', (ev: CardReadEvent) => this.onCardRead(ev));
     this.readers.on('error', (ev: ReadErrorEvent) => this.log.info({ readerId: ev.readerId, code: ev.code }, 'card read refused'));

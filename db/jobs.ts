@@ -1,8 +1,9 @@
 // Scheduled ledger jobs: lots past their expiry date are expired, and a cardholder inactive past
 // the program's limit has the rest burned. Each job writes an entry only for what is still left of
 // a lot, recomputed inside the transaction that writes it — so running a job twice, or again after
-// it was interrupted, writes nothing more. Work is cut into small transactions so a till never
-// waits long behind a job.
+// it was interrupted, writes nothing more. Then what other terminals sold (HQ's feed, kept for
+// repeat-purchase discounts) is dropped once no discount looks back that far. Work is cut into
+// small transactions so a till never waits long behind a job.
 import type { Statement } from 'better-sqlite3';
 import { uuidv7 } from './ids';
 import { holderChain, type Ledger } from './ledger';
@@ -18,6 +19,10 @@ export interface JobReport {
   burnedPoints: number;
   /** False when the burn stopped at its limit: the next run goes on after the last cardholder it looked at. */
   burnComplete: boolean;
+  /** Sales made on other terminals whose items were dropped as older than repeat-purchase discounts look back. */
+  prunedSales: number;
+  /** False when the drop stopped at its limit (the next run goes on), or has not had its turn yet. */
+  pruneComplete: boolean;
 }
 
 const BATCH = 500;
@@ -317,7 +322,55 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
 }
 
 /** What the jobs need of a program. */
-type JobProgram = { expiry?: { burnAfterInactiveDays?: number } };
+type JobProgram = { expiry?: { burnAfterInactiveDays?: number }; discounts?: readonly { type: string; withinDays?: number }[] };
+
+/** What other terminals sold is kept at least this long, or as far back as a repeat-purchase discount looks. */
+export const KEEP_BOUGHT_ELSEWHERE_DAYS = 90;
+
+/**
+ * Drops what sales with a card on other terminals sold (`bought_elsewhere`, from HQ's feed) once it
+ * is `keepDays` old, and the returns elsewhere noted for those sales alone. Both are copies of HQ's
+ * data that only repeat-purchase discounts read here, and every terminal of the chain gets every
+ * such sale: kept for ever they would grow with the whole chain's trade. This terminal's receipts,
+ * and the sales of others fetched to be returned here, are not touched. Rows come in feed order,
+ * so the oldest come first by rowid: each transaction looks at the first `batch` rows and drops
+ * them up to the first one still young, so a run costs what it drops and one read more. (A sale
+ * that reached this terminal late waits behind younger ones: the drop is bounded, not exact.)
+ */
+export function pruneBoughtElsewhere(ledger: Ledger, keepDays: number, now: string, limits: JobLimits = {}): Pick<JobReport, 'prunedSales' | 'pruneComplete'> {
+  const { batch = BATCH, maxBatches = Infinity, maxMs = Infinity } = limits;
+  const started = performance.now();
+  const db = ledger.sqlite;
+  const before = new Date(Date.parse(now) - keepDays * 86_400_000).toISOString();
+  const oldest = db.prepare('SELECT rowid, sale_id AS saleId, created_at AS createdAt FROM bought_elsewhere ORDER BY rowid LIMIT ?');
+  const drop = db.prepare('DELETE FROM bought_elsewhere WHERE rowid = ?');
+  const dropReturns = db.prepare(
+    `DELETE FROM returns_elsewhere WHERE original_receipt_id = @id
+       AND NOT EXISTS (SELECT 1 FROM receipts WHERE id = @id) AND NOT EXISTS (SELECT 1 FROM sales_elsewhere WHERE id = @id)`,
+  );
+  const dropOld = () =>
+    ledger.atomically(() => {
+      const rows = oldest.all(batch) as { rowid: number; saleId: string; createdAt: string }[];
+      let n = 0;
+      for (; n < rows.length && rows[n]!.createdAt < before; n++) {
+        drop.run(rows[n]!.rowid);
+        dropReturns.run({ id: rows[n]!.saleId });
+      }
+      return { dropped: n, more: n === batch };
+    });
+  const report = { prunedSales: 0, pruneComplete: false };
+  for (let t = 0; t < maxBatches && (t === 0 || performance.now() - started < maxMs); t++) {
+    const { dropped, more } = dropOld();
+    report.prunedSales += dropped;
+    if (!more) return { ...report, pruneComplete: true };
+  }
+  return report;
+}
+
+/** How long a program needs what other terminals sold: its longest repeat-purchase period, at least KEEP_BOUGHT_ELSEWHERE_DAYS. */
+function keepBoughtElsewhereDays(program: JobProgram | null): number {
+  return Math.max(KEEP_BOUGHT_ELSEWHERE_DAYS, ...(program?.discounts ?? []).map((d) => (d.type === 'repeat' ? (d.withinDays ?? 0) : 0)));
+}
 
 /**
  * The jobs as the terminal runs them: slices of at most `limits.maxBatches` transactions or
@@ -334,13 +387,14 @@ export function* jobSlices(ledger: Ledger, program: JobProgram | null, now: stri
   const autoCheckpoint = db.pragma('wal_autocheckpoint', { simple: true }) as number;
   db.pragma('wal_autocheckpoint = 0');
   try {
-    for (let report: JobReport | null = null; !(report?.expiryComplete && report.burnComplete); ) {
-      // Once expiry has caught up, the slices after it go on with burn alone.
-      report = slice(ledger, program, now, limits, report?.expiryComplete ?? false);
+    const complete = (r: JobReport | null) => !!r && r.expiryComplete && r.burnComplete && r.pruneComplete;
+    for (let report: JobReport | null = null; !complete(report); ) {
+      // Once expiry has caught up, the slices after it go on with burn, then with the drop, alone.
+      report = slice(ledger, program, now, limits, { expiry: report?.expiryComplete ?? false, burn: report?.burnComplete ?? false });
       yield report;
-      if ((report.expiredLots || report.burnedCardholders) && !(report.expiryComplete && report.burnComplete)) {
+      if ((report.expiredLots || report.burnedCardholders || report.prunedSales) && !complete(report)) {
         ledger.checkpoint();
-        yield { ...report, expiredLots: 0, expiredPoints: 0, lotsChecked: 0, burnedCardholders: 0, burnedPoints: 0 };
+        yield { ...report, expiredLots: 0, expiredPoints: 0, lotsChecked: 0, burnedCardholders: 0, burnedPoints: 0, prunedSales: 0 };
       }
     }
   } finally {
@@ -348,21 +402,28 @@ export function* jobSlices(ledger: Ledger, program: JobProgram | null, now: stri
   }
 }
 
-/** Expiry, then (once expiry has caught up) burn, with no limits: what `loyalty jobs run` does. */
+/** Expiry, then burn, then the drop of old purchases elsewhere, with no limits: what `loyalty jobs run` does. */
 export function runLedgerJobs(ledger: Ledger, program: JobProgram | null, now: string): JobReport {
-  return slice(ledger, program, now, {}, false);
+  return slice(ledger, program, now, {}, { expiry: false, burn: false });
 }
 
-function slice(ledger: Ledger, program: JobProgram | null, now: string, limits: JobLimits, expiryDone: boolean): JobReport {
+/** One slice of the jobs in turn; `done`: the jobs that finished in slices before it. */
+function slice(ledger: Ledger, program: JobProgram | null, now: string, limits: JobLimits, done: { expiry: boolean; burn: boolean }): JobReport {
   const started = performance.now();
-  const expired = expiryDone ? { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: true } : expireLots(ledger, now, limits);
+  // Each job after the first has what is left of the slice's time once the one before finished in
+  // it; with none left, the next slice starts it (a slice of a job alone always runs, or the jobs
+  // would never finish).
+  const next = (finishedBefore: boolean): JobLimits | null => {
+    if (finishedBefore) return limits;
+    const left = (limits.maxMs ?? Infinity) - (performance.now() - started);
+    return left > 0 ? { ...limits, maxMs: left } : null;
+  };
+  const expired = done.expiry ? { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: true } : expireLots(ledger, now, limits);
   const days = program?.expiry?.burnAfterInactiveDays;
-  // Burn has what is left of the slice's time after expiry caught up in it; with none left, the
-  // next slice starts burn (a slice of burn alone always runs, or the jobs would never finish).
-  const left = (limits.maxMs ?? Infinity) - (performance.now() - started);
+  const burnLimits = expired.expiryComplete && !done.burn ? next(done.expiry) : null;
   const burned =
-    days && expired.expiryComplete && (expiryDone || left > 0)
-      ? burnInactive(ledger, days, now, expiryDone ? limits : { ...limits, maxMs: left })
-      : { burnedCardholders: 0, burnedPoints: 0, burnComplete: !days };
-  return { ...expired, ...burned };
+    days && burnLimits ? burnInactive(ledger, days, now, burnLimits) : { burnedCardholders: 0, burnedPoints: 0, burnComplete: done.burn || !days };
+  const pruneLimits = expired.expiryComplete && burned.burnComplete ? next(done.burn) : null;
+  const pruned = pruneLimits ? pruneBoughtElsewhere(ledger, keepBoughtElsewhereDays(program), now, pruneLimits) : { prunedSales: 0, pruneComplete: false };
+  return { ...expired, ...burned, ...pruned };
 }

@@ -68,19 +68,20 @@ export class Maintenance {
 
   /**
    * The ledger jobs in slices (ten transactions or 25 ms, whichever comes first), giving the till
-   * its turn between slices, until expiry has caught up and burn has looked at every cardholder; one
-   * run at a time.
+   * its turn between slices, until expiry has caught up, burn has looked at every cardholder and
+   * old purchases elsewhere are dropped; one run at a time.
    */
   async runJobs(): Promise<JobReport | null> {
     if (this.jobsRunning) return null;
     this.jobsRunning = true;
     try {
-      const total: JobReport = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false, burnedCardholders: 0, burnedPoints: 0, burnComplete: false };
+      const total: JobReport = { expiredLots: 0, expiredPoints: 0, lotsChecked: 0, expiryComplete: false, burnedCardholders: 0, burnedPoints: 0, burnComplete: false, prunedSales: 0, pruneComplete: false };
       for (const slice of jobSlices(this.ledger, this.opts.program(), this.opts.clock().toISOString(), this.opts.jobSlice)) {
-        for (const k of ['expiredLots', 'expiredPoints', 'lotsChecked', 'burnedCardholders', 'burnedPoints'] as const) total[k] += slice[k];
+        for (const k of ['expiredLots', 'expiredPoints', 'lotsChecked', 'burnedCardholders', 'burnedPoints', 'prunedSales'] as const) total[k] += slice[k];
         total.expiryComplete = slice.expiryComplete;
         total.burnComplete = slice.burnComplete;
-        if (slice.expiryComplete && slice.burnComplete) break;
+        total.pruneComplete = slice.pruneComplete;
+        if (slice.expiryComplete && slice.burnComplete && slice.pruneComplete) break;
         await new Promise((resolve) => setImmediate(resolve));
         if (this.stopped) break;
       }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ledger, ReturnRefused, type CardRecord } from './ledger';
 import { adjustPoints, anonymize, auditTrail, blockCard, closeShift, createUser, issueCard, LedgerRuleError, login, mergeCardholders, openShift, replaceCard, shiftReport, unblockCard } from './admin';
-import { burnInactive, expireLots, jobSlices } from './jobs';
+import { burnInactive, expireLots, jobSlices, KEEP_BOUGHT_ELSEWHERE_DAYS, pruneBoughtElsewhere, runLedgerJobs } from './jobs';
 import { Maintenance } from './maintenance';
 import { seedCardNumber } from './seed';
 import { readProgramFile } from '../core/program';
@@ -632,8 +632,54 @@ describe('scheduled jobs', () => {
     // As the terminal runs them: a slice whose expiry used up the time leaves burn to the next one.
     for (const h of holders) adjustPoints(ledger, admin, h.cardholderId, 10, T0);
     const slices = [...jobSlices(ledger, { expiry: { burnAfterInactiveDays: 90 } }, now, { maxMs: 0 })];
-    // The third step moves the WAL the second one wrote into the database file.
-    expect(slices.map((r) => [r.expiryComplete, r.burnedCardholders, r.burnComplete])).toEqual([[true, 0, false], [true, 3, false], [true, 0, false], [true, 0, true]]);
+    // The third step moves the WAL the second one wrote into the database file; the last has the
+    // drop of old purchases elsewhere to itself (nothing to drop).
+    expect(slices.map((r) => [r.expiryComplete, r.burnedCardholders, r.burnComplete, r.pruneComplete])).toEqual([
+      [true, 0, false, false],
+      [true, 3, false, false],
+      [true, 0, false, false],
+      [true, 0, true, false],
+      [true, 0, true, true],
+    ]);
+    expectVerified(ledger);
+    ledger.close();
+  });
+});
+
+describe('purchases on other terminals (HQ feed copies)', () => {
+  it('drops them once no repeat-purchase discount looks back that far, with the returns noted for them alone; own receipts stay', () => {
+    const ledger = tempLedger();
+    const card = enroll(ledger, '7789000000019', '+79161234567');
+    const own = sell(ledger, card, [{ sku: 'TEA', qty: 1, unitPrice: 10000 }], T0).committed;
+    const elsewhere = (id: string, createdAt: string) =>
+      ledger.countRemotePurchase({ cardholderId: card.cardholderId, kind: 'sale', spend: 5000, createdAt, sale: { id, lines: { 1: ['TEA', 1] } } });
+    elsewhere('sale-jan', '2026-01-10T10:00:00.000Z');
+    elsewhere('sale-feb', '2026-02-10T10:00:00.000Z');
+    elsewhere('sale-may', '2026-05-20T10:00:00.000Z');
+    elsewhere('sale-late', '2026-01-20T10:00:00.000Z'); // a January sale that reached this terminal after May's
+    ledger.noteReturnElsewhere('sale-jan', { id: 'ret-jan', lines: { 1: 1 }, pointsTakenBack: 0 });
+    ledger.noteReturnElsewhere(own.receiptId, { id: 'ret-own', lines: { 1: 1 }, pointsTakenBack: 0 });
+    const bought = () => ledger.sqlite.prepare('SELECT sale_id FROM bought_elsewhere ORDER BY rowid').pluck().all();
+    const returned = () => ledger.sqlite.prepare('SELECT id FROM returns_elsewhere ORDER BY rowid').pluck().all();
+    const now = '2026-06-01T10:00:00.000Z';
+    const repeat = (withinDays: number) => ({ ...program, discounts: [...program.discounts, { id: 'again', name: 'Снова', type: 'repeat' as const, withinDays, percent: 10 }] });
+
+    // A program that looks back 200 days needs all of them.
+    expect(pruneBoughtElsewhere(ledger, 200, now)).toEqual({ prunedSales: 0, pruneComplete: true });
+    expect(runLedgerJobs(ledger, repeat(200), now)).toMatchObject({ prunedSales: 0, pruneComplete: true });
+    // At least 90 days are kept: January's and February's go, in feed order up to May's; the late
+    // January one waits behind it. One run at a time of one row: each drops one.
+    const limits = { batch: 1, maxBatches: 1 };
+    expect(pruneBoughtElsewhere(ledger, KEEP_BOUGHT_ELSEWHERE_DAYS, now, limits)).toEqual({ prunedSales: 1, pruneComplete: false });
+    expect(returned()).toEqual(['ret-own']); // January's return went with it; the own sale's stays
+    expect(runLedgerJobs(ledger, repeat(30), now)).toMatchObject({ prunedSales: 1, pruneComplete: true });
+    expect(bought()).toEqual(['sale-may', 'sale-late']);
+    expect(ledger.receipt(own.receiptId)).not.toBeNull();
+    // May's still counts for a repeat purchase here; once it too is old, the late one goes with it.
+    expect(ledger.cardState(ledger.findCard({ number: card.number })!, { todayFrom: null, bought: { since: '2026-05-01T00:00:00.000Z', skus: ['TEA'] } }).lastBought).toEqual({ TEA: '2026-05-20T10:00:00.000Z' });
+    expect(runLedgerJobs(ledger, repeat(30), '2026-09-01T10:00:00.000Z')).toMatchObject({ prunedSales: 2, pruneComplete: true });
+    expect(bought()).toEqual([]);
+    expect(returned()).toEqual(['ret-own']);
     expectVerified(ledger);
     ledger.close();
   });
