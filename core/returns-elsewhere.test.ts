@@ -161,6 +161,71 @@ describe('a return on another terminal', () => {
     }
   });
 
+  it('a return and the expiry of its points on two tills before either hears of the other: HQ gives back what they took twice', async () => {
+    const hq = await startTestHq();
+    const a = await till(hq, true);
+    const b = await till(hq, false);
+    try {
+      const card = ok(await a.api.call('identify', { query: CARD }));
+      const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese, milk] }));
+      await a.sync!.syncOnce();
+      ok(await b.api.call('findReceipt', { query: sale.receiptNumber }));
+      const holderId = a.ledger.findCard({ number: CARD })!.cardholderId;
+      await hq.stop(); // both tills offline from here
+      // A's expiry job writes the card's points off; B, not knowing, takes back what the cheese earned.
+      expect(expireLots(a.ledger, '2099-01-01T00:00:00.000Z').expiredPoints).toBeGreaterThan(0);
+      const taken = ok(await b.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 3 }] })).priced.totals.pointsTakenBack;
+      expect(taken).toBeGreaterThan(0);
+      await hq.start();
+      for (const t of [a, b, a, b]) await t.sync!.syncOnce();
+      // Had either come first, the balance would be 0 (nothing of the lot was spent): so it is, everywhere.
+      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(0);
+      const given = await hq.db.rows<{ kind: string; points: number }>(sql`SELECT kind, points FROM point_entries WHERE terminal_id = 'hq' AND id LIKE 'x-%'`);
+      expect(given).toEqual([{ kind: 'expire', points: taken }]);
+      // The milk back on B as well, now that both know everything: nothing more to take, nothing more given.
+      ok(await b.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 2, qty: 1 }] }));
+      for (const t of [b, a, b]) await t.sync!.syncOnce();
+      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(0);
+      expect(await hq.db.rows(sql`SELECT 1 FROM point_entries WHERE terminal_id = 'hq' AND id LIKE 'x-%'`)).toHaveLength(1);
+      for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      await hq.destroy();
+    }
+  });
+
+  it('… and what was spent of the points returned is still owed: HQ gives back only what the two took twice', async () => {
+    const hq = await startTestHq();
+    const a = await till(hq, true);
+    const b = await till(hq, false);
+    try {
+      const card = ok(await a.api.call('identify', { query: CARD })); // a new card: the welcome bonus comes with its first purchase
+      const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese] }));
+      const holderId = a.ledger.findCard({ number: CARD })!.cardholderId;
+      const lot = a.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE receipt_id = ? AND kind = 'earn'").pluck().get(sale.receiptId) as string;
+      await a.sync!.syncOnce(); // HQ, asked what the card may pay with, knows its points
+      // The next purchase pays with 20 points, of the cheese's lot: the rest of it is left to expire.
+      expect(ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk], redeemPoints: 20 })).priced.totals.pointsRedeemed).toBe(20);
+      const spent = -(a.ledger.sqlite.prepare("SELECT sum(points) FROM point_entries WHERE lot_id = ? AND kind = 'redeem'").pluck().get(lot) as number);
+      expect(spent).toBe(20);
+      await a.sync!.syncOnce();
+      ok(await b.api.call('findReceipt', { query: sale.receiptNumber }));
+      await hq.stop();
+      expect(expireLots(a.ledger, '2099-01-01T00:00:00.000Z').expiredPoints).toBeGreaterThan(0); // what is left of each lot
+      ok(await b.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 1, qty: 3 }] })); // all the cheese earned, as B sees it
+      await hq.start();
+      for (const t of [a, b, a, b]) await t.sync!.syncOnce();
+      // In either order the return takes back what was spent of its points and no more: the customer owes that.
+      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(-spent);
+      for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      await hq.destroy();
+    }
+  });
+
   it('two tills that each return the same unit before hearing of the other: both returns stand, and HQ reports the sale', async () => {
     const hq = await startTestHq();
     const a = await till(hq, true);

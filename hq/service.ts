@@ -579,6 +579,60 @@ export class HqService {
       ? await q.rows<{ cardholder_id: string }>(sql`SELECT DISTINCT cardholder_id FROM point_entries WHERE cardholder_id = ANY(${sql.param([...new Set(writtenOff)])}::text[]) AND terminal_id = 'hq' AND kind = 'reverse'`)
       : [];
     await this.oneWelcomeEach(q, [...welcomed, ...takenBack.map((r) => person(r.cardholder_id))], delta);
+    // Draws on lots (a write-off, a return, a spend) that may meet a write-off made without them.
+    const drawn = entries.filter((e) => fresh.has(e.id) && e.lotId && e.lotId !== e.id && !merged.has(e.cardholderId));
+    await this.settleWriteOffs(q, drawn.map((e) => ({ cardholderId: e.cardholderId, lotId: e.lotId! })), delta);
+  }
+
+  /**
+   * A write-off and the draws it did not know of. Expiry or burn on one terminal writes off what is
+   * left of a lot as that terminal sees it; a return of the sale that earned the lot takes back its
+   * share (within what expiry has not already written off, as far as its terminal knows), and a
+   * spend draws on the lot. Made on two terminals before either heard of the other, they take the
+   * same points twice. Taken in any order on one terminal, a lot of p points, of which spends and
+   * restores left p + d and returns took shares s in all, ends at min(0, p + d − s) once written
+   * off: the customer keeps owing only what was spent of the points returned. HQ gives back what
+   * took a lot below that, as a write-off entry of its own with positive points on the lot (so a
+   * terminal counts it where it counts the write-off), and settles again as more draws arrive (it
+   * may take back what it gave, never more). A return's share of a lot is where the sale's returns (their nominal
+   * points, on their receipts) reach among the sale's earn lots in order. Lots that a merge moved
+   * are left as they are.
+   */
+  private async settleWriteOffs(q: Query, lots: { cardholderId: string; lotId: string }[], delta: Delta) {
+    if (!lots.length) return;
+    const unique = [...new Map(lots.map((l) => [`${l.cardholderId} ${l.lotId}`, l])).values()];
+    const rows = await q.rows<{ cardholder_id: string; lot_id: string; kind: string; owed: string; given: string; n: string }>(
+      sql`WITH lots AS (
+            SELECT o.cardholder_id, o.id AS lot_id, o.points AS p, o.terminal_id, o.receipt_id, o.chain_seq
+            FROM (${unnest(unique, [['text', (l) => l.cardholderId], ['text', (l) => l.lotId]])}) AS c(cardholder_id, lot_id)
+            JOIN point_entries o ON o.cardholder_id = c.cardholder_id AND o.id = c.lot_id AND o.kind = 'earn' AND o.terminal_id <> 'hq'
+          ), sums AS (
+            SELECT l.cardholder_id, l.lot_id, l.p, l.terminal_id, l.receipt_id, l.chain_seq,
+                   coalesce(sum(x.points) FILTER (WHERE x.kind IN ('expire', 'burn') AND x.terminal_id <> 'hq'), 0) AS w,
+                   coalesce(sum(x.points) FILTER (WHERE x.kind = 'reverse' AND x.points < 0 AND x.terminal_id <> 'hq'), 0) AS b,
+                   coalesce(sum(x.points) FILTER (WHERE x.kind IN ('expire', 'burn') AND x.terminal_id = 'hq'), 0) AS given,
+                   count(*) FILTER (WHERE x.kind IN ('expire', 'burn') AND x.terminal_id = 'hq') AS n,
+                   coalesce(sum(x.points) FILTER (WHERE NOT (x.kind IN ('expire', 'burn') OR (x.kind = 'reverse' AND x.points < 0 AND x.terminal_id <> 'hq'))), 0) AS d,
+                   count(*) FILTER (WHERE x.kind = 'transfer') AS moved,
+                   bool_or(x.kind = 'expire' AND x.terminal_id <> 'hq') AS expired
+            FROM lots l LEFT JOIN point_entries x ON x.cardholder_id = l.cardholder_id AND x.lot_id = l.lot_id AND x.id <> l.lot_id
+            GROUP BY l.cardholder_id, l.lot_id, l.p, l.terminal_id, l.receipt_id, l.chain_seq
+          ), shares AS (
+            SELECT s.*,
+                   greatest(0, least(s.p, (SELECT coalesce(sum(r.points_earned), 0) FROM receipts r WHERE r.original_receipt_id = s.receipt_id AND r.kind = 'return')
+                     - (SELECT coalesce(sum(e.points), 0) FROM point_entries e WHERE e.cardholder_id = s.cardholder_id AND e.receipt_id = s.receipt_id
+                          AND e.terminal_id = s.terminal_id AND e.kind = 'earn' AND e.chain_seq < s.chain_seq))) AS share
+            FROM sums s WHERE s.w < 0 AND s.moved = 0 AND s.receipt_id IS NOT NULL
+          )
+          SELECT cardholder_id, lot_id, CASE WHEN expired THEN 'expire' ELSE 'burn' END AS kind,
+                 greatest(0, least(0, p + d - share) - (p + d + b + w)) AS owed, given, n
+          FROM shares`,
+    );
+    const now = this.clock().toISOString();
+    const settle = rows
+      .filter((r) => Number(r.owed) !== Number(r.given))
+      .map((r) => ({ kind: r.kind, entry: { cardholderId: r.cardholder_id, id: Number(r.n) ? `x-${r.lot_id}.${Number(r.n)}` : `x-${r.lot_id}`, points: Number(r.owed) - Number(r.given), lotId: r.lot_id, activatesAt: null, expiresAt: null, createdAt: now } }));
+    for (const kind of ['expire', 'burn']) await this.writeOwnEntries(q, kind, settle.filter((x) => x.kind === kind).map((x) => x.entry), delta);
   }
 
   /** Cardholders among `ids` that HQ merged into another: duplicate → kept. */
