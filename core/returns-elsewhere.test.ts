@@ -226,6 +226,36 @@ describe('a return on another terminal', () => {
     }
   });
 
+  it('a spend on one till that the expiry on another did not know of keeps what it paid with; the rest of the lot expires', async () => {
+    const hq = await startTestHq();
+    await hq.service.allowances.setPolicy({ perCardPoints: 0 }); // A holds no points back for paying offline: B may pay with them
+    const a = await till(hq, true);
+    const b = await till(hq, false);
+    try {
+      const card = ok(await a.api.call('identify', { query: CARD }));
+      const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese] }));
+      await a.sync!.syncOnce();
+      await b.sync!.syncOnce();
+      const holderId = a.ledger.findCard({ number: CARD })!.cardholderId;
+      const lot = a.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE receipt_id = ? AND kind = 'earn'").pluck().get(sale.receiptId) as string;
+      // A's expiry job writes every lot off and has not told HQ yet; B, online, pays with 20 points of the cheese's lot.
+      expect(expireLots(a.ledger, '2099-01-01T00:00:00.000Z').expiredPoints).toBeGreaterThan(0);
+      const bought = ok(await b.api.call('checkout', { cardId: b.ledger.findCard({ number: CARD })!.cardId, lines: [milk], redeemPoints: 20 }));
+      expect(bought.priced.redeemRefused).toBeNull();
+      expect(bought.priced.totals.pointsRedeemed).toBe(20);
+      expect(b.ledger.sqlite.prepare("SELECT sum(points) FROM point_entries WHERE lot_id = ? AND kind = 'redeem'").pluck().get(lot)).toBe(-20);
+      for (const t of [a, b, a, b]) await t.sync!.syncOnce();
+      // As if the purchase came first: the expiry took what was left of the lot, and only the points B's sale earned remain.
+      const earned = bought.priced.totals.pointsEarned;
+      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(earned);
+      for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+      await hq.destroy();
+    }
+  });
+
   it('two tills that each return the same unit before hearing of the other: both returns stand, and HQ reports the sale', async () => {
     const hq = await startTestHq();
     const a = await till(hq, true);
