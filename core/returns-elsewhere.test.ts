@@ -13,6 +13,7 @@ import { expireLots } from '../db/jobs';
 import { startTestHq, type TestHq } from '../hq/testing';
 import { sql } from '../hq/db';
 import type { ApiResult } from '../protocol/api';
+import type { AllowancePolicy } from '../protocol/sync';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -32,6 +33,30 @@ const CARD = '7789000000019';
 const cheese = { sku: 'CHEESE', name: 'Сыр', category: 'dairy', qty: 3, unitPrice: 32900 };
 const milk = { sku: 'MILK-1L', name: 'Молоко', category: 'dairy', qty: 1, unitPrice: 8990 };
 
+/** HQ and two tills of its chain (A has the demo cards), all closed afterwards. */
+async function withTwoTills(run: (hq: TestHq, a: Terminal, b: Terminal) => Promise<void>, policy?: Partial<AllowancePolicy>) {
+  const hq = await startTestHq();
+  if (policy) await hq.service.allowances.setPolicy(policy);
+  const a = await till(hq, true);
+  const b = await till(hq, false);
+  try {
+    await run(hq, a, b);
+  } finally {
+    await a.close();
+    await b.close();
+    await hq.destroy();
+  }
+}
+
+/** A cardholder's balance on each till and at HQ. */
+async function balancesEverywhere(hq: TestHq, tills: Terminal[], holderId: string) {
+  return [...tills.map((t) => t.ledger.balance(holderId)), (await hq.service.balances()).get(holderId)];
+}
+
+/** The lot a sale's points were earned into, and the points paid with out of a lot (a till's own entries). */
+const earnLotOf = (t: Terminal, receiptId: string) => t.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE receipt_id = ? AND kind = 'earn'").pluck().get(receiptId) as string;
+const redeemedFrom = (t: Terminal, lot: string) => -(t.ledger.sqlite.prepare("SELECT sum(points) FROM point_entries WHERE lot_id = ? AND kind = 'redeem'").pluck().get(lot) as number);
+
 /** A terminal of the chain; `demo` seeds the demo cards (one terminal only: they are enrolled there). */
 async function till(hq: TestHq, demo: boolean): Promise<Terminal> {
   const dir = mkdtempSync(join(tmpdir(), 'elsewhere-'));
@@ -44,11 +69,8 @@ async function till(hq: TestHq, demo: boolean): Promise<Terminal> {
 }
 
 describe('a return on another terminal', () => {
-  it('finds the sale through HQ, reverses exactly what it gave, and never returns a unit or a point twice', async () => {
-    const hq = await startTestHq();
-    const a = await till(hq, true);
-    const b = await till(hq, false);
-    try {
+  it('finds the sale through HQ, reverses exactly what it gave, and never returns a unit or a point twice', () =>
+    withTwoTills(async (hq, a, b) => {
       const card = ok(await a.api.call('identify', { query: CARD }));
       ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] })); // the welcome bonus: points to pay with
       await a.sync!.syncOnce(); // HQ answers what the card may pay with
@@ -119,18 +141,11 @@ describe('a return on another terminal', () => {
       expect(refused(await b.api.call('findReceipt', { query: later.receiptNumber }))).toMatchObject({ code: 'hq_unreachable', messageRu: expect.stringMatching(/связи с центром нет/) });
       // A sale B has fetched before stays returnable offline.
       expect(ok(await b.api.call('findReceipt', { query: sale.receiptNumber })).madeElsewhere).toBe(true);
-    } finally {
-      await a.close();
-      await b.close();
-      await hq.destroy();
-    }
-  });
+    }),
+  );
 
-  it('points that expired on the terminal of the sale are not taken back a second time by a return on another', async () => {
-    const hq = await startTestHq();
-    const a = await till(hq, true);
-    const b = await till(hq, false);
-    try {
+  it('points that expired on the terminal of the sale are not taken back a second time by a return on another', () =>
+    withTwoTills(async (hq, a, b) => {
       const card = ok(await a.api.call('identify', { query: CARD }));
       const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese] }));
       const earned = sale.priced.totals.pointsEarned;
@@ -152,20 +167,13 @@ describe('a return on another terminal', () => {
       await b.sync!.syncOnce();
       await a.sync!.syncOnce();
       expect(earned).toBeGreaterThan(0);
-      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(0);
+      expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([0, 0, 0]);
       expect(b.ledger.verify().ok).toBe(true);
-    } finally {
-      await a.close();
-      await b.close();
-      await hq.destroy();
-    }
-  });
+    }),
+  );
 
-  it('a return and the expiry of its points on two tills before either hears of the other: HQ gives back what they took twice', async () => {
-    const hq = await startTestHq();
-    const a = await till(hq, true);
-    const b = await till(hq, false);
-    try {
+  it('a return and the expiry of its points on two tills before either hears of the other: HQ gives back what they took twice', () =>
+    withTwoTills(async (hq, a, b) => {
       const card = ok(await a.api.call('identify', { query: CARD }));
       const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese, milk] }));
       await a.sync!.syncOnce();
@@ -179,35 +187,28 @@ describe('a return on another terminal', () => {
       await hq.start();
       for (const t of [a, b, a, b]) await t.sync!.syncOnce();
       // Had either come first, the balance would be 0 (nothing of the lot was spent): so it is, everywhere.
-      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(0);
+      expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([0, 0, 0]);
       const given = await hq.db.rows<{ kind: string; points: number }>(sql`SELECT kind, points FROM point_entries WHERE terminal_id = 'hq' AND id LIKE 'x-%'`);
       expect(given).toEqual([{ kind: 'expire', points: taken }]);
       // The milk back on B as well, now that both know everything: nothing more to take, nothing more given.
       ok(await b.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 2, qty: 1 }] }));
       for (const t of [b, a, b]) await t.sync!.syncOnce();
-      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(0);
+      expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([0, 0, 0]);
       expect(await hq.db.rows(sql`SELECT 1 FROM point_entries WHERE terminal_id = 'hq' AND id LIKE 'x-%'`)).toHaveLength(1);
       for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
-    } finally {
-      await a.close();
-      await b.close();
-      await hq.destroy();
-    }
-  });
+    }),
+  );
 
-  it('… and what was spent of the points returned is still owed: HQ gives back only what the two took twice', async () => {
-    const hq = await startTestHq();
-    const a = await till(hq, true);
-    const b = await till(hq, false);
-    try {
+  it('… and what was spent of the points returned is still owed: HQ gives back only what the two took twice', () =>
+    withTwoTills(async (hq, a, b) => {
       const card = ok(await a.api.call('identify', { query: CARD })); // a new card: the welcome bonus comes with its first purchase
       const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese] }));
       const holderId = a.ledger.findCard({ number: CARD })!.cardholderId;
-      const lot = a.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE receipt_id = ? AND kind = 'earn'").pluck().get(sale.receiptId) as string;
+      const lot = earnLotOf(a, sale.receiptId);
       await a.sync!.syncOnce(); // HQ, asked what the card may pay with, knows its points
       // The next purchase pays with 20 points, of the cheese's lot: the rest of it is left to expire.
       expect(ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk], redeemPoints: 20 })).priced.totals.pointsRedeemed).toBe(20);
-      const spent = -(a.ledger.sqlite.prepare("SELECT sum(points) FROM point_entries WHERE lot_id = ? AND kind = 'redeem'").pluck().get(lot) as number);
+      const spent = redeemedFrom(a, lot);
       expect(spent).toBe(20);
       await a.sync!.syncOnce();
       ok(await b.api.call('findReceipt', { query: sale.receiptNumber }));
@@ -217,50 +218,36 @@ describe('a return on another terminal', () => {
       await hq.start();
       for (const t of [a, b, a, b]) await t.sync!.syncOnce();
       // In either order the return takes back what was spent of its points and no more: the customer owes that.
-      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(-spent);
+      expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([-spent, -spent, -spent]);
       for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
-    } finally {
-      await a.close();
-      await b.close();
-      await hq.destroy();
-    }
-  });
+    }),
+  );
 
-  it('a spend on one till that the expiry on another did not know of keeps what it paid with; the rest of the lot expires', async () => {
-    const hq = await startTestHq();
-    await hq.service.allowances.setPolicy({ perCardPoints: 0 }); // A holds no points back for paying offline: B may pay with them
-    const a = await till(hq, true);
-    const b = await till(hq, false);
-    try {
+  it('a spend on one till that the expiry on another did not know of keeps what it paid with; the rest of the lot expires', () =>
+    withTwoTills(async (hq, a, b) => {
+      // HQ lets no till hold a card's points back for paying offline (the policy below): B may pay with them.
       const card = ok(await a.api.call('identify', { query: CARD }));
       const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese] }));
       await a.sync!.syncOnce();
       await b.sync!.syncOnce();
       const holderId = a.ledger.findCard({ number: CARD })!.cardholderId;
-      const lot = a.ledger.sqlite.prepare("SELECT id FROM point_entries WHERE receipt_id = ? AND kind = 'earn'").pluck().get(sale.receiptId) as string;
+      const lot = earnLotOf(a, sale.receiptId);
       // A's expiry job writes every lot off and has not told HQ yet; B, online, pays with 20 points of the cheese's lot.
       expect(expireLots(a.ledger, '2099-01-01T00:00:00.000Z').expiredPoints).toBeGreaterThan(0);
       const bought = ok(await b.api.call('checkout', { cardId: b.ledger.findCard({ number: CARD })!.cardId, lines: [milk], redeemPoints: 20 }));
       expect(bought.priced.redeemRefused).toBeNull();
       expect(bought.priced.totals.pointsRedeemed).toBe(20);
-      expect(b.ledger.sqlite.prepare("SELECT sum(points) FROM point_entries WHERE lot_id = ? AND kind = 'redeem'").pluck().get(lot)).toBe(-20);
+      expect(redeemedFrom(b, lot)).toBe(20);
       for (const t of [a, b, a, b]) await t.sync!.syncOnce();
       // As if the purchase came first: the expiry took what was left of the lot, and only the points B's sale earned remain.
       const earned = bought.priced.totals.pointsEarned;
-      for (const balance of [a.ledger.balance(holderId), b.ledger.balance(holderId), (await hq.service.balances()).get(holderId)]) expect(balance).toBe(earned);
+      expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([earned, earned, earned]);
       for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
-    } finally {
-      await a.close();
-      await b.close();
-      await hq.destroy();
-    }
-  });
+    }, { perCardPoints: 0 }),
+  );
 
-  it('two tills that each return the same unit before hearing of the other: both returns stand, and HQ reports the sale', async () => {
-    const hq = await startTestHq();
-    const a = await till(hq, true);
-    const b = await till(hq, false);
-    try {
+  it('two tills that each return the same unit before hearing of the other: both returns stand, and HQ reports the sale', () =>
+    withTwoTills(async (hq, a, b) => {
       const card = ok(await a.api.call('identify', { query: CARD }));
       const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese, milk] }));
       await a.sync!.syncOnce();
@@ -273,10 +260,6 @@ describe('a return on another terminal', () => {
       await b.sync!.syncOnce();
       expect(await hq.db.rows(sql`SELECT reason FROM operations WHERE status = 'rejected'`)).toEqual([]);
       expect(await hq.service.overReturns()).toEqual([{ terminal_id: a.ledger.terminalId, number: sale.receiptNumber, line_no: 1, sold: 3, returned: 5 }]);
-    } finally {
-      await a.close();
-      await b.close();
-      await hq.destroy();
-    }
-  });
+    }),
+  );
 });
