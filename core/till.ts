@@ -8,7 +8,7 @@ import { holderChain, ReturnRefused } from '../db/ledger';
 import * as admin from '../db/admin';
 import { normalizePhone } from '../protocol/phone';
 import type { ApiInput, CardholderSummary, HolderInput, ProfileView, ReceiptView, ReturnView, SessionView, ShiftReportView, UserView } from '../protocol/api';
-import type { PricedReturn } from '../engine';
+import { earnReversed, type PricedReturn } from '../engine';
 
 /** A refusal the cashier should read; anything else thrown inside the core is a bug. */
 export class UserError extends Error {
@@ -60,7 +60,7 @@ export function toReturnView(r: PricedReturn, points: ReturnPoints): ReturnView 
   const reasons = r.reasons.flatMap((reason) => {
     if (reason.code === 'earn_reversed' && points.alreadyGone) {
       return [
-        ...(taken ? [{ code: 'earn_reversed', ru: `Списываются начисленные баллы: ${taken}`, en: `Earned points taken back: ${taken}`, points: -taken }] : []),
+        ...(taken ? [earnReversed(taken)] : []),
         { code: 'earn_gone', ru: `Уже сгорели и повторно не списываются: ${points.alreadyGone}`, en: `Already expired, not taken back again: ${points.alreadyGone}` },
       ];
     }

@@ -262,6 +262,8 @@ export class Ledger {
            FROM (SELECT kind, points FROM point_entries WHERE lot_id = @lot AND lot_id <> id UNION ALL SELECT kind, points FROM remote_entries WHERE lot_id = @lot AND id <> @lot)`,
         )
         .raw(),
+      // The lots a sale of the cardholder's earned into, in the order earned.
+      saleEarnLots: sqlite.prepare(`${holderChain('point_entries')} SELECT e.id AS lotId, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`),
       // A merge's transfer pair: the draw closing a lot, then the copy opened on the kept cardholder.
       movedLot: sqlite
         .prepare(
@@ -886,8 +888,7 @@ export class Ledger {
   private earnedBack(original: StoredReceipt, share: number): Pick<ReturnPoints, 'takenBack' | 'alreadyGone'> {
     if (!original.cardholderId || !share) return { takenBack: [], alreadyGone: 0 };
     const earnLots =
-      original.elsewhere?.earnLots ??
-      (this.sqlite.prepare(`${holderChain('point_entries')} SELECT e.id, e.points FROM chain JOIN point_entries e ON e.rowid = chain.r WHERE e.receipt_id = ? AND e.kind = 'earn' ORDER BY e.chain_seq`).all(original.cardholderId, original.id) as { id: string; points: number }[]).map((e) => ({ lotId: e.id, points: e.points }));
+      original.elsewhere?.earnLots ?? (this.stmts.saleEarnLots.all(original.cardholderId, original.id) as { lotId: string; points: number }[]);
     const mergedAway = this.currentHolderId(original.cardholderId) !== original.cardholderId;
     const takenBack: { lotId: string; points: number }[] = [];
     const [from, to] = [original.pointsTakenBack, original.pointsTakenBack + share];

@@ -4,5 +4,5 @@ export * from './types';
 export { validateProgram, programHash, type Program, type Discount, type ProgramCheck } from './program';
 export { validateBasket } from './basket';
 export { priceBasket, cardTier, cardStateNeeds, type CardStateNeeds, type PriceOptions } from './price';
-export { priceReturn, sliceLots, type PricedReturn, type ReturnRequest, type ReturnedLine, type ReturnCheck, type ReturnableSale } from './returns';
+export { earnReversed, priceReturn, sliceLots, type PricedReturn, type ReturnRequest, type ReturnedLine, type ReturnCheck, type ReturnableSale } from './returns';
 export { allocate, percentOf, mulDiv, formatRub } from './money';

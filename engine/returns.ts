@@ -59,6 +59,11 @@ function cumulative(amount: number, k: number, n: number): number {
  * @param alreadyReturned units of each line returned before (lineNo → qty)
  * @param request what comes back now
  */
+/** The reason a return takes back `points` of what its sale earned. */
+export function earnReversed(points: Points): Reason {
+  return { code: 'earn_reversed', ru: `Списываются начисленные баллы: ${points}`, en: `Earned points taken back: ${points}`, points: -points };
+}
+
 export function priceReturn(original: ReturnableSale, alreadyReturned: Readonly<Record<number, number>>, request: readonly ReturnRequest[]): ReturnCheck {
   const errors: { path: string; message: string; messageRu: string }[] = [];
   const wanted = new Map<number, number>();
@@ -118,7 +123,7 @@ export function priceReturn(original: ReturnableSale, alreadyReturned: Readonly<
   const complete = original.lines.every((l, i) => (alreadyReturned[i + 1] ?? 0) + (wanted.get(i + 1) ?? 0) === l.qty);
   const reasons: Reason[] = [{ code: 'refund', ru: `К возврату: ${formatRub(totals.refund, 'ru')}`, en: `Refund: ${formatRub(totals.refund, 'en')}`, kopecks: totals.refund }];
   if (totals.discount) reasons.push({ code: 'discount_reversed', ru: `Скидка на возвращённые товары: ${formatRub(totals.discount, 'ru')} (не возвращается)`, en: `Discount on the returned items: ${formatRub(totals.discount, 'en')} (not refunded)`, kopecks: totals.discount });
-  if (totals.pointsTakenBack) reasons.push({ code: 'earn_reversed', ru: `Списываются начисленные баллы: ${totals.pointsTakenBack}`, en: `Earned points taken back: ${totals.pointsTakenBack}`, points: -totals.pointsTakenBack });
+  if (totals.pointsTakenBack) reasons.push(earnReversed(totals.pointsTakenBack));
   if (totals.pointsRestored) reasons.push({ code: 'redeem_restored', ru: `Возвращаются баллы, которыми платили: ${totals.pointsRestored}`, en: `Points paid with are restored: ${totals.pointsRestored}`, points: totals.pointsRestored });
   return { ok: true, value: { original: { program: original.program }, lines, totals, restoreLots, complete, reasons } };
 }
