@@ -1,6 +1,7 @@
 // A sale returned on another terminal of the chain (SPEC §3): the till finds it through HQ, the
 // return reverses exactly what the sale gave, and no unit or point comes back twice, whichever
-// till the customer brings the goods to. Two terminals and HQ over real HTTP (embedded PostgreSQL,
+// till the customer brings the goods to. What one till wrote off (expiry, burn) and what another
+// did meanwhile without hearing of it end as if done in their true order. Two terminals and HQ over real HTTP (embedded PostgreSQL,
 // or the real server with DATABASE_URL), driven through the terminal's API as the screens drive it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { Terminal } from './terminal';
 import { silentLogger } from './log';
 import { createUser } from '../db/admin';
-import { expireLots } from '../db/jobs';
+import { burnInactive, expireLots } from '../db/jobs';
 import { startTestHq, type TestHq } from '../hq/testing';
 import { sql } from '../hq/db';
 import type { ApiResult } from '../protocol/api';
@@ -261,5 +262,55 @@ describe('a return on another terminal', () => {
       expect(await hq.db.rows(sql`SELECT reason FROM operations WHERE status = 'rejected'`)).toEqual([]);
       expect(await hq.service.overReturns()).toEqual([{ terminal_id: a.ledger.terminalId, number: sale.receiptNumber, line_no: 1, sold: 3, returned: 5 }]);
     }),
+  );
+});
+
+describe('a burn after inactivity on one till and a purchase on another that it had not heard of', () => {
+  const DAY = 86_400_000;
+  /** A sells to the new card (its welcome bonus and earned points are on A's lots), both tills hear of it; a moment later B sells to it, paying with 20 of those points. */
+  async function purchaseOnB(hq: TestHq, a: Terminal, b: Terminal) {
+    const card = ok(await a.api.call('identify', { query: CARD }));
+    ok(await a.api.call('checkout', { cardId: card.cardId, lines: [cheese] }));
+    for (const t of [a, b]) await t.sync!.syncOnce();
+    const holderId = a.ledger.findCard({ number: CARD })!.cardholderId;
+    const onA = a.ledger.balance(holderId);
+    await new Promise((r) => setTimeout(r, 5));
+    const bought = ok(await b.api.call('checkout', { cardId: b.ledger.findCard({ number: CARD })!.cardId, lines: [milk], redeemPoints: 20 }));
+    expect(bought.priced.totals.pointsRedeemed).toBe(20);
+    const soldAt = Date.parse(b.ledger.receipt(bought.receiptId)!.createdAt);
+    const given = async () => (await hq.db.rows<{ points: number | null }>(sql`SELECT sum(points)::int AS points FROM point_entries WHERE terminal_id = 'hq' AND kind = 'burn'`))[0]!.points ?? 0;
+    return { holderId, onA, earnedOnB: bought.priced.totals.pointsEarned, soldAt, given };
+  }
+
+  for (const first of ['the burn', 'the purchase'] as const)
+    it(`the purchase shows there was no inactivity: HQ gives back all the burn took (${first} reaching HQ first), and the points burn when the card is idle again`, () =>
+      withTwoTills(async (hq, a, b) => {
+        const { holderId, onA, earnedOnB, soldAt, given } = await purchaseOnB(hq, a, b);
+        // A's limit is a day with no purchase, its burn a day after a moment before B's sale: A sees the card idle since before it.
+        const burned = burnInactive(a.ledger, 1, new Date(soldAt - 1 + DAY).toISOString());
+        expect(burned.burnedPoints).toBe(onA);
+        for (const t of first === 'the burn' ? [a, b, a, b] : [b, a, b, a]) await t.sync!.syncOnce();
+        // As if A had not burned: what A's sale gave, less the 20 B's sale paid with, and what it earned.
+        const expected = onA - 20 + earnedOnB;
+        expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([expected, expected, expected]);
+        expect(await given()).toBe(onA);
+        // A day after B's sale with none since, the card is idle: A burns what is left of its lots (its own points now read 0: HQ gave them back).
+        expect(burnInactive(a.ledger, 1, new Date(soldAt + 1 + DAY).toISOString()).burnedPoints).toBe(onA - 20);
+        for (const t of [a, b, a]) await t.sync!.syncOnce();
+        expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([earnedOnB, earnedOnB, earnedOnB]);
+        expect(await given()).toBe(onA);
+        for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
+      }, { perCardPoints: 0 }),
+    );
+
+  it('a burn whose inactivity began after the purchase stands: HQ gives back only what the purchase paid with', () =>
+    withTwoTills(async (hq, a, b) => {
+      const { holderId, onA, earnedOnB, soldAt, given } = await purchaseOnB(hq, a, b);
+      expect(burnInactive(a.ledger, 1, new Date(soldAt + 1 + DAY).toISOString()).burnedPoints).toBe(onA);
+      for (const t of [a, b, a, b]) await t.sync!.syncOnce();
+      // The purchase first, then the burn of what was left: only what B's sale earned remains.
+      expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([earnedOnB, earnedOnB, earnedOnB]);
+      expect(await given()).toBe(20);
+    }, { perCardPoints: 0 }),
   );
 });

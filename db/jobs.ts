@@ -93,14 +93,18 @@ function inChunks<T>(items: T[], until: number, write: (chunk: T[]) => void): nu
   return items.length;
 }
 
-/** Writes one entry of `kind` per lot for what is left of it, with one outbox row; inside the caller's transaction. */
-function writeOff(ledger: Ledger, lots: OpenLot[], kind: 'expire' | 'burn', reason: string, now: string): number {
+/**
+ * Writes one entry of `kind` per lot for what is left of it, with one outbox row; inside the
+ * caller's transaction. A burn's upload says when the inactivity it saw began: HQ gives the points
+ * back if a purchase made meanwhile on another terminal turns up.
+ */
+function writeOff(ledger: Ledger, lots: OpenLot[], kind: 'expire' | 'burn', reason: string, now: string, inactiveSince?: string): number {
   if (!lots.length) return 0;
   const entries = ledger.appendEntries(
     lots.map((l) => ({ cardholderId: l.cardholderId, kind, points: -l.left, lotId: l.lotId, reason })),
     now,
   );
-  ledger.appendOutbox('entries', uuidv7(), now, { entries });
+  ledger.appendOutbox('entries', uuidv7(), now, inactiveSince ? { entries, inactiveSince } : { entries });
   return lots.reduce((s, l) => s + l.left, 0);
 }
 
@@ -263,6 +267,8 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
   const cutoff = new Date(Date.parse(now) - days * 86_400_000).toISOString();
   const report = { burnedCardholders: 0, burnedPoints: 0, burnComplete: false };
   // Inactive: no purchase (here or counted from elsewhere), and no earn or redeem replicated from HQ, since the cutoff.
+  // With points: of its own entries (a merge may have moved its lots to a kept cardholder, whose
+  // copies burn here), or counting HQ's too (HQ may have given back a burn, or a return elsewhere what was spent here).
   const idle = (lastPurchase: string, holder: string) =>
     `coalesce(${lastPurchase}, '') < @cutoff AND NOT EXISTS (SELECT 1 FROM remote_entries r WHERE r.cardholder_id = ${holder} AND r.kind IN ('earn', 'welcome', 'redeem') AND r.created_at >= @cutoff)`;
   // The last of the next `batch` balances rows after a cardholder (or of those left, when fewer): one window of the scan.
@@ -272,7 +278,8 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
   const inactive = db
     .prepare(
       `SELECT b.cardholder_id FROM balances b
-       WHERE b.cardholder_id > @after AND b.cardholder_id <= @end AND b.points > 0 AND ${idle('b.last_purchase_at', 'b.cardholder_id')}
+       WHERE b.cardholder_id > @after AND b.cardholder_id <= @end AND ${idle('b.last_purchase_at', 'b.cardholder_id')}
+         AND (b.points > 0 OR b.points + coalesce((SELECT sum(r.points) FROM remote_entries r WHERE r.cardholder_id = b.cardholder_id), 0) > 0)
        ORDER BY b.cardholder_id`,
     )
     .pluck();
@@ -304,7 +311,7 @@ export function burnInactive(ledger: Ledger, days: number, now: string, limits: 
             .flatMap((id) => holderLots(ledger, id))
             .flatMap((l) => (l.left > 0 ? [l] : idleCopy(l)))
             .filter((l) => l.left > 0);
-          report.burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now);
+          report.burnedPoints += writeOff(ledger, lots, 'burn', `Баллы сгорели: нет покупок ${days} дн.`, now, cutoff);
           report.burnedCardholders += new Set(lots.map((l) => l.cardholderId)).size;
         });
         return done < ids.length ? ids[done - 1]! : null;

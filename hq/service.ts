@@ -53,11 +53,12 @@ const entryPayload = z.object({
   chainSeq: z.number().int(),
   hash: z.string(),
 });
-type EntryPayload = z.infer<typeof entryPayload> & { receiptId: string | null };
+type EntryPayload = z.infer<typeof entryPayload> & { receiptId: string | null; inactiveSince?: string | null };
 
 const cardPayload = z.object({ cardId: z.string(), number: z.string(), chipUid: z.string().nullable(), status: z.string(), cardholderId: z.string() });
 const cardOpPayload = z.object({ cards: z.array(cardPayload).min(1) });
-const entriesOpPayload = z.object({ entries: z.array(entryPayload) });
+/** Entries outside a sale; a burn's carry the start of the inactivity the terminal saw (its cutoff). */
+const entriesOpPayload = z.object({ entries: z.array(entryPayload), inactiveSince: z.string().datetime().optional() });
 const mergeOpPayload = z.object({ keepId: z.string(), duplicateId: z.string(), cards: z.array(cardPayload), entries: z.array(entryPayload) });
 const anonymizeOpPayload = z.object({ cardholderId: z.string() });
 const npsOpPayload = z.object({ id: z.string(), receiptId: z.string().nullable(), score: z.number().int().min(0).max(10), comment: z.string().max(1000).nullable(), createdAt: z.string() });
@@ -433,7 +434,8 @@ export class HqService {
         const p = parse(entriesOpPayload);
         if (!p.ok) return p.reason;
         const delta: Delta = new Map();
-        await this.insertEntries(q, caller.terminalId, p.data.entries.map((e) => ({ ...e, receiptId: null })), delta, days);
+        const { inactiveSince = null } = p.data;
+        await this.insertEntries(q, caller.terminalId, p.data.entries.map((e) => ({ ...e, receiptId: null, inactiveSince: e.kind === 'burn' ? inactiveSince : null })), delta, days);
         await this.applyDelta(q, delta);
         return null;
       }
@@ -536,6 +538,7 @@ export class HqService {
     const delta: Delta = new Map();
     for (const p of mine) days.receipt({ ...p.receipt, redeemOffered: p.redeemOffered ?? 0 });
     await this.insertEntries(q, T, mine.flatMap((p) => p.entries.map((e) => ({ ...e, receiptId: p.receipt.id }))), delta, days);
+    await this.settleWriteOffs(q, await this.burnsBefore(q, mine.map((p) => p.receipt)), delta);
     const merged = await this.mergedInto(q, mine.map((p) => p.receipt.cardholderId).filter((h): h is string => !!h));
     for (const { receipt: r } of mine) {
       if (!r.cardholderId) continue;
@@ -552,11 +555,11 @@ export class HqService {
   private async insertEntries(q: Query, terminalId: string, entries: EntryPayload[], delta: Delta, days: StoreDayTally) {
     if (!entries.length) return;
     const added = await q.rows<{ id: string; cardholder_id: string; points: number }>(
-      sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq, hash)
+      sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq, hash, inactive_since)
           ${unnest(entries, [
             ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', same(terminalId)], ['text', (e) => e.receiptId], ['text', (e) => e.kind], ['integer', (e) => e.points],
             ['text', (e) => e.lotId], ['timestamptz', (e) => e.activatesAt], ['timestamptz', (e) => e.expiresAt], ['timestamptz', (e) => e.createdAt],
-            ['bigint', (e) => e.chainSeq], ['text', (e) => e.hash],
+            ['bigint', (e) => e.chainSeq], ['text', (e) => e.hash], ['timestamptz', (e) => e.inactiveSince ?? null],
           ])} ON CONFLICT DO NOTHING RETURNING id, cardholder_id, points`,
     );
     for (const a of added) account(delta, a.cardholder_id).points += Number(a.points);
@@ -597,42 +600,63 @@ export class HqService {
    * may take back what it gave, never more). A return's share of a lot is where the sale's returns (their nominal
    * points, on their receipts) reach among the sale's earn lots in order. Lots that a merge moved
    * are left as they are.
+   *
+   * A burn after inactivity carries when the inactivity it saw began (`inactive_since`). A purchase
+   * with the card between then and the burn, made on a terminal the burning one had not heard
+   * from, shows there was no inactivity: HQ gives back all the burn took, of an earned lot or of a
+   * welcome bonus, whichever of the two reaches it first (a lot also expired is settled as above).
    */
   private async settleWriteOffs(q: Query, lots: { cardholderId: string; lotId: string }[], delta: Delta) {
     if (!lots.length) return;
     const unique = [...new Map(lots.map((l) => [`${l.cardholderId} ${l.lotId}`, l])).values()];
-    const rows = await q.rows<{ cardholder_id: string; lot_id: string; kind: string; owed: string; given: string; n: string }>(
+    const rows = await q.rows<{ cardholder_id: string; lot_id: string; lot_kind: string; kind: string; owed: string; given: string; n: string }>(
       sql`WITH lots AS (
-            SELECT o.cardholder_id, o.id AS lot_id, o.points AS p, o.terminal_id, o.receipt_id, o.chain_seq
+            SELECT o.cardholder_id, o.id AS lot_id, o.kind AS lot_kind, o.points AS p, o.terminal_id, o.receipt_id, o.chain_seq
             FROM (${unnest(unique, [['text', (l) => l.cardholderId], ['text', (l) => l.lotId]])}) AS c(cardholder_id, lot_id)
-            JOIN point_entries o ON o.cardholder_id = c.cardholder_id AND o.id = c.lot_id AND o.kind = 'earn' AND o.terminal_id <> 'hq'
+            JOIN point_entries o ON o.cardholder_id = c.cardholder_id AND o.id = c.lot_id AND o.kind IN ('earn', 'welcome') AND o.terminal_id <> 'hq'
           ), sums AS (
-            SELECT l.cardholder_id, l.lot_id, l.p, l.terminal_id, l.receipt_id, l.chain_seq,
+            SELECT l.cardholder_id, l.lot_id, l.lot_kind, l.p, l.terminal_id, l.receipt_id, l.chain_seq,
                    coalesce(sum(x.points) FILTER (WHERE x.kind IN ('expire', 'burn') AND x.terminal_id <> 'hq'), 0) AS w,
                    coalesce(sum(x.points) FILTER (WHERE x.kind = 'reverse' AND x.points < 0 AND x.terminal_id <> 'hq'), 0) AS b,
                    coalesce(sum(x.points) FILTER (WHERE x.kind IN ('expire', 'burn') AND x.terminal_id = 'hq'), 0) AS given,
                    count(*) FILTER (WHERE x.kind IN ('expire', 'burn') AND x.terminal_id = 'hq') AS n,
                    coalesce(sum(x.points) FILTER (WHERE NOT (x.kind IN ('expire', 'burn') OR (x.kind = 'reverse' AND x.points < 0 AND x.terminal_id <> 'hq'))), 0) AS d,
                    count(*) FILTER (WHERE x.kind = 'transfer') AS moved,
-                   bool_or(x.kind = 'expire' AND x.terminal_id <> 'hq') AS expired
+                   bool_or(x.kind = 'expire' AND x.terminal_id <> 'hq') AS expired,
+                   coalesce(sum(CASE WHEN x.kind = 'burn' AND x.terminal_id <> 'hq' AND EXISTS (
+                     SELECT 1 FROM receipts r WHERE r.cardholder_id = l.cardholder_id AND r.kind = 'sale' AND r.created_at >= x.inactive_since AND r.created_at < x.created_at)
+                     THEN x.points END), 0) AS v
             FROM lots l LEFT JOIN point_entries x ON x.cardholder_id = l.cardholder_id AND x.lot_id = l.lot_id AND x.id <> l.lot_id
-            GROUP BY l.cardholder_id, l.lot_id, l.p, l.terminal_id, l.receipt_id, l.chain_seq
+            GROUP BY l.cardholder_id, l.lot_id, l.lot_kind, l.p, l.terminal_id, l.receipt_id, l.chain_seq
           ), shares AS (
             SELECT s.*,
                    greatest(0, least(s.p, (SELECT coalesce(sum(r.points_earned), 0) FROM receipts r WHERE r.original_receipt_id = s.receipt_id AND r.kind = 'return')
                      - (SELECT coalesce(sum(e.points), 0) FROM point_entries e WHERE e.cardholder_id = s.cardholder_id AND e.receipt_id = s.receipt_id
                           AND e.terminal_id = s.terminal_id AND e.kind = 'earn' AND e.chain_seq < s.chain_seq))) AS share
-            FROM sums s WHERE s.w < 0 AND s.moved = 0 AND s.receipt_id IS NOT NULL
+            FROM sums s WHERE s.w < 0 AND s.moved = 0 AND (s.lot_kind = 'earn' AND s.receipt_id IS NOT NULL OR s.v < 0)
           )
-          SELECT cardholder_id, lot_id, CASE WHEN expired THEN 'expire' ELSE 'burn' END AS kind,
-                 greatest(0, least(0, p + d - share) - (p + d + b + w)) AS owed, given, n
+          SELECT cardholder_id, lot_id, lot_kind, CASE WHEN expired THEN 'expire' ELSE 'burn' END AS kind,
+                 -v + CASE WHEN lot_kind = 'earn' AND w - v < 0 THEN greatest(0, least(0, p + d - share) - (p + d + b + w - v)) ELSE 0 END AS owed, given, n
           FROM shares`,
     );
     const now = this.clock().toISOString();
     const settle = rows
       .filter((r) => Number(r.owed) !== Number(r.given))
-      .map((r) => ({ kind: r.kind, entry: { cardholderId: r.cardholder_id, id: Number(r.n) ? `x-${r.lot_id}.${Number(r.n)}` : `x-${r.lot_id}`, points: Number(r.owed) - Number(r.given), lotId: r.lot_id, activatesAt: null, expiresAt: null, createdAt: now } }));
+      .map((r) => ({ kind: r.kind, lotKind: r.lot_kind, entry: { cardholderId: r.cardholder_id, id: Number(r.n) ? `x-${r.lot_id}.${Number(r.n)}` : `x-${r.lot_id}`, points: Number(r.owed) - Number(r.given), lotId: r.lot_id, activatesAt: null, expiresAt: null, createdAt: now } }));
     for (const kind of ['expire', 'burn']) await this.writeOwnEntries(q, kind, settle.filter((x) => x.kind === kind).map((x) => x.entry), delta);
+    // A welcome lot given back may be a second welcome HQ takes back in full now that nothing of it is written off.
+    await this.oneWelcomeEach(q, settle.filter((x) => x.lotKind === 'welcome').map((x) => x.entry.cardholderId), delta);
+  }
+
+  /** The lots burned for an inactivity that one of these sales falls in: the burning terminal had not heard of it. */
+  private async burnsBefore(q: Query, receipts: { kind: string; cardholderId: string | null; createdAt: string }[]) {
+    const sales = receipts.filter((r) => r.kind === 'sale' && r.cardholderId);
+    if (!sales.length) return [];
+    return q.rows<{ cardholderId: string; lotId: string }>(
+      sql`SELECT DISTINCT x.cardholder_id AS "cardholderId", x.lot_id AS "lotId"
+          FROM (${unnest(sales, [['text', (r) => r.cardholderId], ['timestamptz', (r) => r.createdAt]])}) AS s(cardholder_id, at)
+          JOIN point_entries x ON x.cardholder_id = s.cardholder_id AND x.kind = 'burn' AND x.terminal_id <> 'hq' AND x.inactive_since <= s.at AND x.created_at > s.at`,
+    );
   }
 
   /** Cardholders among `ids` that HQ merged into another: duplicate → kept. */
