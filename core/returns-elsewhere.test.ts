@@ -191,6 +191,8 @@ describe('a return on another terminal', () => {
       expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([0, 0, 0]);
       const given = await hq.db.rows<{ kind: string; points: number }>(sql`SELECT kind, points FROM point_entries WHERE terminal_id = 'hq' AND id LIKE 'x-%'`);
       expect(given).toEqual([{ kind: 'expire', points: taken }]);
+      const history = ok(await b.api.call('profile', { cardholderId: holderId })).entries.filter((e) => e.id.startsWith('x-'));
+      expect(history.map((e) => [e.points, e.reason])).toEqual([[taken, expect.stringMatching(/^HQ: списание по сроку пересчитано/)]]);
       // The milk back on B as well, now that both know everything: nothing more to take, nothing more given.
       ok(await b.api.call('commitReturn', { receiptId: sale.receiptId, lines: [{ lineNo: 2, qty: 1 }] }));
       for (const t of [b, a, b]) await t.sync!.syncOnce();
@@ -294,6 +296,10 @@ describe('a burn after inactivity on one till and a purchase on another that it 
         const expected = onA - 20 + earnedOnB;
         expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([expected, expected, expected]);
         expect(await given()).toBe(onA);
+        // The cardholder's history on A says why the points came back.
+        const history = ok(await a.api.call('profile', { cardholderId: holderId })).entries.filter((e) => e.id.startsWith('x-'));
+        expect(history.map((e) => [e.kind, e.reason])).toEqual(history.map(() => ['burn', expect.stringMatching(/^HQ: сгорание пересчитано/)]));
+        expect(history.reduce((s, e) => s + e.points, 0)).toBe(onA);
         // A day after B's sale with none since, the card is idle: A burns what is left of its lots (its own points now read 0: HQ gave them back).
         expect(burnInactive(a.ledger, 1, new Date(soldAt + 1 + DAY).toISOString()).burnedPoints).toBe(onA - 20);
         for (const t of [a, b, a]) await t.sync!.syncOnce();

@@ -26,6 +26,8 @@ export class UserError extends Error {
 const HQ_REASON = `CASE WHEN terminal_id <> 'hq' THEN ''
   WHEN id GLOB 'w-*' AND points < 0 THEN 'HQ: приветственный бонус уже начислен на другой кассе, повторный отменён'
   WHEN id GLOB 'w-*' THEN 'HQ: отмена повторного приветственного бонуса уменьшена на сгоревшие баллы'
+  WHEN id GLOB 'x-*' AND kind = 'burn' THEN 'HQ: сгорание пересчитано с учётом покупок и операций на другой кассе'
+  WHEN id GLOB 'x-*' THEN 'HQ: списание по сроку пересчитано с учётом операций на другой кассе'
   ELSE 'HQ: объединение дублей анкеты' END`;
 
 /** The questionnaire fields that count towards the profile-completeness meter. */
