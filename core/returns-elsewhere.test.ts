@@ -281,13 +281,18 @@ describe('a burn after inactivity on one till and a purchase on another that it 
     expect(bought.priced.totals.pointsRedeemed).toBe(20);
     const soldAt = Date.parse(b.ledger.receipt(bought.receiptId)!.createdAt);
     const given = async () => (await hq.db.rows<{ points: number | null }>(sql`SELECT sum(points)::int AS points FROM point_entries WHERE terminal_id = 'hq' AND kind = 'burn'`))[0]!.points ?? 0;
-    return { holderId, onA, earnedOnB: bought.priced.totals.pointsEarned, soldAt, given };
+    // HQ's figures: points burned, as ingest keeps them per store and day, and as the rows give them.
+    const burnedAtHq = async () =>
+      (await hq.db.rows<{ kept: number; facts: number }>(
+        sql`SELECT (SELECT sum(burned)::int FROM store_days) AS kept, (SELECT sum(burned)::int FROM store_day_facts('-infinity', 'infinity')) AS facts`,
+      ))[0];
+    return { holderId, onA, earnedOnB: bought.priced.totals.pointsEarned, soldAt, given, burnedAtHq };
   }
 
   for (const first of ['the burn', 'the purchase'] as const)
     it(`the purchase shows there was no inactivity: HQ gives back all the burn took (${first} reaching HQ first), and the points burn when the card is idle again`, () =>
       withTwoTills(async (hq, a, b) => {
-        const { holderId, onA, earnedOnB, soldAt, given } = await purchaseOnB(hq, a, b);
+        const { holderId, onA, earnedOnB, soldAt, given, burnedAtHq } = await purchaseOnB(hq, a, b);
         // A's limit is a day with no purchase, its burn a day after a moment before B's sale: A sees the card idle since before it.
         const burned = burnInactive(a.ledger, 1, new Date(soldAt - 1 + DAY).toISOString());
         expect(burned.burnedPoints).toBe(onA);
@@ -296,6 +301,7 @@ describe('a burn after inactivity on one till and a purchase on another that it 
         const expected = onA - 20 + earnedOnB;
         expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([expected, expected, expected]);
         expect(await given()).toBe(onA);
+        expect(await burnedAtHq()).toEqual({ kept: 0, facts: 0 }); // a burn given back is no burn
         // The cardholder's history on A says why the points came back.
         const history = ok(await a.api.call('profile', { cardholderId: holderId })).entries.filter((e) => e.id.startsWith('x-'));
         expect(history.map((e) => [e.kind, e.reason])).toEqual(history.map(() => ['burn', expect.stringMatching(/^HQ: сгорание пересчитано/)]));
@@ -305,18 +311,20 @@ describe('a burn after inactivity on one till and a purchase on another that it 
         for (const t of [a, b, a]) await t.sync!.syncOnce();
         expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([earnedOnB, earnedOnB, earnedOnB]);
         expect(await given()).toBe(onA);
+        expect(await burnedAtHq()).toEqual({ kept: onA - 20, facts: onA - 20 });
         for (const t of [a, b]) expect(t.ledger.verify().ok).toBe(true);
       }, { perCardPoints: 0 }),
     );
 
   it('a burn whose inactivity began after the purchase stands: HQ gives back only what the purchase paid with', () =>
     withTwoTills(async (hq, a, b) => {
-      const { holderId, onA, earnedOnB, soldAt, given } = await purchaseOnB(hq, a, b);
+      const { holderId, onA, earnedOnB, soldAt, given, burnedAtHq } = await purchaseOnB(hq, a, b);
       expect(burnInactive(a.ledger, 1, new Date(soldAt + 1 + DAY).toISOString()).burnedPoints).toBe(onA);
       for (const t of [a, b, a, b]) await t.sync!.syncOnce();
       // The purchase first, then the burn of what was left: only what B's sale earned remains.
       expect(await balancesEverywhere(hq, [a, b], holderId)).toEqual([earnedOnB, earnedOnB, earnedOnB]);
       expect(await given()).toBe(20);
+      expect(await burnedAtHq()).toEqual({ kept: onA - 20, facts: onA - 20 });
     }, { perCardPoints: 0 }),
   );
 });

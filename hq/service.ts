@@ -643,7 +643,17 @@ export class HqService {
     const settle = rows
       .filter((r) => Number(r.owed) !== Number(r.given))
       .map((r) => ({ kind: r.kind, lotKind: r.lot_kind, entry: { cardholderId: r.cardholder_id, id: Number(r.n) ? `x-${r.lot_id}.${Number(r.n)}` : `x-${r.lot_id}`, points: Number(r.owed) - Number(r.given), lotId: r.lot_id, activatesAt: null, expiresAt: null, createdAt: now } }));
-    for (const kind of ['expire', 'burn']) await this.writeOwnEntries(q, kind, settle.filter((x) => x.kind === kind).map((x) => x.entry), delta);
+    const written = [];
+    for (const kind of ['expire', 'burn']) written.push(...(await this.writeOwnEntries(q, kind, settle.filter((x) => x.kind === kind).map((x) => x.entry), delta)));
+    // Points burned that day at the lot's store are less what HQ gave back (as store_day_facts counts them).
+    if (written.length) {
+      await q.rows(
+        sql`INSERT INTO store_days (store_id, day, burned)
+            SELECT s.store_id, (s.created_at AT TIME ZONE 'UTC')::date, -sum(s.points)
+            FROM hq_settlements s JOIN (${unnest(written, [['text', (a) => a.cardholder_id], ['text', (a) => a.id]])}) AS a(cardholder_id, id) USING (cardholder_id, id) GROUP BY 1, 2
+            ON CONFLICT (store_id, day) DO UPDATE SET burned = store_days.burned + EXCLUDED.burned`,
+      );
+    }
     // A welcome lot given back may be a second welcome HQ takes back in full now that nothing of it is written off.
     await this.oneWelcomeEach(q, settle.filter((x) => x.lotKind === 'welcome').map((x) => x.entry.cardholderId), delta);
   }
@@ -683,16 +693,17 @@ export class HqService {
   }
 
   /** Entries HQ writes itself (terminal 'hq', no chain): each id once, however often it is asked; their points go into `delta`. */
-  private async writeOwnEntries(q: Query, kind: string, entries: HqEntry[], delta: Delta) {
-    if (!entries.length) return;
-    const added = await q.rows<{ cardholder_id: string; points: number }>(
+  private async writeOwnEntries(q: Query, kind: string, entries: HqEntry[], delta: Delta): Promise<{ cardholder_id: string; id: string }[]> {
+    if (!entries.length) return [];
+    const added = await q.rows<{ cardholder_id: string; id: string; points: number }>(
       sql`INSERT INTO point_entries (cardholder_id, id, terminal_id, receipt_id, kind, points, lot_id, activates_at, expires_at, created_at)
           ${unnest(entries, [
             ['text', (e) => e.cardholderId], ['text', (e) => e.id], ['text', same('hq')], ['text', same(null)], ['text', same(kind)], ['integer', (e) => e.points],
             ['text', (e) => e.lotId], ['timestamptz', (e) => e.activatesAt], ['timestamptz', (e) => e.expiresAt], ['timestamptz', (e) => e.createdAt],
-          ])} ON CONFLICT DO NOTHING RETURNING cardholder_id, points`,
+          ])} ON CONFLICT DO NOTHING RETURNING cardholder_id, id, points`,
     );
     for (const a of added) account(delta, a.cardholder_id).points += Number(a.points);
+    return added;
   }
 
   /**
