@@ -538,8 +538,8 @@ export class HqService {
     const delta: Delta = new Map();
     for (const p of mine) days.receipt({ ...p.receipt, redeemOffered: p.redeemOffered ?? 0 });
     await this.insertEntries(q, T, mine.flatMap((p) => p.entries.map((e) => ({ ...e, receiptId: p.receipt.id }))), delta, days);
-    await this.settleWriteOffs(q, await this.burnsBefore(q, mine.map((p) => p.receipt)), delta);
     const merged = await this.mergedInto(q, mine.map((p) => p.receipt.cardholderId).filter((h): h is string => !!h));
+    await this.settleWriteOffs(q, await this.burnsBefore(q, mine.map((p) => p.receipt), merged), delta);
     for (const { receipt: r } of mine) {
       if (!r.cardholderId) continue;
       const d = account(delta, merged.get(r.cardholderId) ?? r.cardholderId);
@@ -624,7 +624,9 @@ export class HqService {
                    count(*) FILTER (WHERE x.kind = 'transfer') AS moved,
                    bool_or(x.kind = 'expire' AND x.terminal_id <> 'hq') AS expired,
                    coalesce(sum(CASE WHEN x.kind = 'burn' AND x.terminal_id <> 'hq' AND EXISTS (
-                     SELECT 1 FROM receipts r WHERE r.cardholder_id = l.cardholder_id AND r.kind = 'sale' AND r.created_at >= x.inactive_since AND r.created_at < x.created_at)
+                     SELECT 1 FROM receipts r
+                     WHERE r.cardholder_id IN (SELECT l.cardholder_id UNION ALL SELECT m.cardholder_id FROM cardholders m WHERE m.merged_into = l.cardholder_id)
+                       AND r.kind = 'sale' AND r.created_at >= x.inactive_since AND r.created_at < x.created_at)
                      THEN x.points END), 0) AS v
             FROM lots l LEFT JOIN point_entries x ON x.cardholder_id = l.cardholder_id AND x.lot_id = l.lot_id AND x.id <> l.lot_id
             GROUP BY l.cardholder_id, l.lot_id, l.lot_kind, l.p, l.terminal_id, l.receipt_id, l.chain_seq
@@ -658,13 +660,16 @@ export class HqService {
     await this.oneWelcomeEach(q, settle.filter((x) => x.lotKind === 'welcome').map((x) => x.entry.cardholderId), delta);
   }
 
-  /** The lots burned for an inactivity that one of these sales falls in: the burning terminal had not heard of it. */
-  private async burnsBefore(q: Query, receipts: { kind: string; cardholderId: string | null; createdAt: string }[]) {
-    const sales = receipts.filter((r) => r.kind === 'sale' && r.cardholderId);
+  /**
+   * The lots burned for an inactivity that one of these sales falls in: the burning terminal had
+   * not heard of it. A sale of a cardholder merged into another (`merged`) is that one's purchase.
+   */
+  private async burnsBefore(q: Query, receipts: { kind: string; cardholderId: string | null; createdAt: string }[], merged: Map<string, string>) {
+    const sales = receipts.filter((r): r is typeof r & { cardholderId: string } => r.kind === 'sale' && !!r.cardholderId);
     if (!sales.length) return [];
     return q.rows<{ cardholderId: string; lotId: string }>(
       sql`SELECT DISTINCT x.cardholder_id AS "cardholderId", x.lot_id AS "lotId"
-          FROM (${unnest(sales, [['text', (r) => r.cardholderId], ['timestamptz', (r) => r.createdAt]])}) AS s(cardholder_id, at)
+          FROM (${unnest(sales, [['text', (r) => merged.get(r.cardholderId) ?? r.cardholderId], ['timestamptz', (r) => r.createdAt]])}) AS s(cardholder_id, at)
           JOIN point_entries x ON x.cardholder_id = s.cardholder_id AND x.kind = 'burn' AND x.terminal_id <> 'hq' AND x.inactive_since <= s.at AND x.created_at > s.at`,
     );
   }

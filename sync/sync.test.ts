@@ -14,7 +14,7 @@ import { signatureBase } from '../protocol/sync';
 import { SyncAgent } from './agent';
 import { HqClient } from './client';
 import { adjustPoints, anonymize, blockCard, mergeCardholders, replaceCard } from '../db/admin';
-import { expireLots } from '../db/jobs';
+import { burnInactive, expireLots } from '../db/jobs';
 import { demoProgram as checked, syncTestbed } from './testkit';
 
 const welcomePoints = checked.program.welcome!.points;
@@ -347,6 +347,41 @@ describe('sync with HQ', () => {
     a.ledger.close();
     b.ledger.close();
   });
+
+  const cardsOf = [['7789000009010', '7789000009028'], ['7789000009036', '7789000009044']];
+  for (const [i, first] of (['the burn', 'the sale'] as const).entries())
+    it(`a burn on the cardholder HQ kept, shown wrong by a sale on the duplicate's card made before its terminal heard of anything (${first} reaching HQ first): HQ gives it all back`, async () => {
+      const a = await terminal();
+      const b = await terminal();
+      const day = 86_400_000;
+      const t0 = Date.now() - 10 * day;
+      const at = (ms: number) => new Date(t0 + ms).toISOString();
+      const phone = `+7926555007${i}`;
+      const kept = a.ledger.enroll({ holder: { firstName: 'Нина', phone }, cardNumber: cardsOf[i]![0]!, now: at(0), consentPd: true })!;
+      const dup = b.ledger.enroll({ holder: { firstName: 'Нина', surname: 'Орлова', phone }, cardNumber: cardsOf[i]![1]!, now: at(60_000), consentPd: true })!;
+      sell(a.ledger, kept.number, 0, at(120_000));
+      await a.agent.syncOnce();
+      sell(b.ledger, dup.number, 0, at(5 * day));
+      // a's limit is three days without a purchase: on day 6 it sees none since day 0, not knowing of b's sale on day 5.
+      const burn = () => burnInactive(a.ledger, 3, at(6 * day)).burnedPoints;
+      const burned = first === 'the burn' ? burn() : (await b.agent.syncOnce(), burn());
+      expect(burned).toBeGreaterThan(0);
+      for (const t of [a, b, a, b]) await t.agent.syncOnce();
+      const [merged] = await bed.hq.db.rows<{ merged_into: string }>(sql`SELECT merged_into FROM cardholders WHERE cardholder_id = ${dup.cardholderId}`);
+      expect(merged!.merged_into).toBe(kept.cardholderId);
+      const sum = async (where: ReturnType<typeof sql>) =>
+        Number(((await bed.hq.db.rows<{ s: string }>(sql`SELECT coalesce(sum(points), 0) AS s FROM point_entries WHERE cardholder_id IN (${kept.cardholderId}, ${dup.cardholderId}) AND ${where}`)) as [{ s: string }])[0].s);
+      expect(await sum(sql`terminal_id = 'hq' AND kind = 'burn'`)).toBe(burned);
+      // As if a had not burned: all the terminals wrote but the burn, less b's welcome bonus (a's came first).
+      const balance = (await bed.hq.service.balances()).get(kept.cardholderId);
+      expect(balance).toBe((await sum(sql`terminal_id <> 'hq' AND kind <> 'burn'`)) - welcomePoints);
+      for (const t of [a, b]) {
+        expect(t.ledger.balance(kept.cardholderId)).toBe(balance);
+        expect(t.ledger.verify().ok).toBe(true);
+      }
+      a.ledger.close();
+      b.ledger.close();
+    });
 
   it('HQ writes RFM segments into the profiles; terminals price with them (a segment offer)', async () => {
     const t = await terminal();
