@@ -597,14 +597,16 @@ export class HqService {
    * off: the customer keeps owing only what was spent of the points returned. HQ gives back what
    * took a lot below that, as a write-off entry of its own with positive points on the lot (so a
    * terminal counts it where it counts the write-off), and settles again as more draws arrive (it
-   * may take back what it gave, never more). A return's share of a lot is where the sale's returns (their nominal
-   * points, on their receipts) reach among the sale's earn lots in order. Lots that a merge moved
-   * are left as they are.
+   * may take back what it gave, never more). A return's share of a lot is where the sale's
+   * returns (their nominal points, on their receipts) reach among the sale's earn lots in order.
+   * Lots that a merge moved are left as they are.
    *
    * A burn after inactivity carries when the inactivity it saw began (`inactive_since`). A purchase
-   * with the card between then and the burn, made on a terminal the burning one had not heard
-   * from, shows there was no inactivity: HQ gives back all the burn took, of an earned lot or of a
-   * welcome bonus, whichever of the two reaches it first (a lot also expired is settled as above).
+   * with the card (or that of a cardholder merged into it) between then and the burn, made on a
+   * terminal the burning one had not heard from, shows there was no inactivity: HQ gives back all
+   * the burn took, of an earned lot, a welcome bonus or HQ's copy of a lot on the cardholder a
+   * merge kept ("m+L", which the terminal that opened L burns), whichever of the two reaches it
+   * first. The write-offs that remain are settled as above.
    */
   private async settleWriteOffs(q: Query, lots: { cardholderId: string; lotId: string }[], delta: Delta) {
     if (!lots.length) return;
@@ -613,7 +615,8 @@ export class HqService {
       sql`WITH lots AS (
             SELECT o.cardholder_id, o.id AS lot_id, o.kind AS lot_kind, o.points AS p, o.terminal_id, o.receipt_id, o.chain_seq
             FROM (${unnest(unique, [['text', (l) => l.cardholderId], ['text', (l) => l.lotId]])}) AS c(cardholder_id, lot_id)
-            JOIN point_entries o ON o.cardholder_id = c.cardholder_id AND o.id = c.lot_id AND o.kind IN ('earn', 'welcome') AND o.terminal_id <> 'hq'
+            JOIN point_entries o ON o.cardholder_id = c.cardholder_id AND o.id = c.lot_id
+              AND (o.kind IN ('earn', 'welcome') AND o.terminal_id <> 'hq' OR o.kind = 'transfer' AND o.terminal_id = 'hq' AND o.id LIKE 'm+%')
           ), sums AS (
             SELECT l.cardholder_id, l.lot_id, l.lot_kind, l.p, l.terminal_id, l.receipt_id, l.chain_seq,
                    coalesce(sum(x.points) FILTER (WHERE x.kind IN ('expire', 'burn') AND x.terminal_id <> 'hq'), 0) AS w,
@@ -656,8 +659,8 @@ export class HqService {
             ON CONFLICT (store_id, day) DO UPDATE SET burned = store_days.burned + EXCLUDED.burned`,
       );
     }
-    // A welcome lot given back may be a second welcome HQ takes back in full now that nothing of it is written off.
-    await this.oneWelcomeEach(q, settle.filter((x) => x.lotKind === 'welcome').map((x) => x.entry.cardholderId), delta);
+    // A welcome lot (or HQ's copy of one) given back may be a second welcome, HQ's to take back now that nothing of it is written off.
+    await this.oneWelcomeEach(q, settle.filter((x) => x.lotKind !== 'earn').map((x) => x.entry.cardholderId), delta);
   }
 
   /**

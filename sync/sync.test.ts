@@ -383,6 +383,38 @@ describe('sync with HQ', () => {
       b.ledger.close();
     });
 
+  it('a burn of the copy HQ made of a merged duplicate\'s lot, shown wrong by a sale on the kept card that the burning terminal had not heard of: HQ gives it back', async () => {
+    const a = await terminal();
+    const b = await terminal();
+    const day = 86_400_000;
+    const t0 = Date.now() - 10 * day;
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    const phone = '+79265550079';
+    const kept = b.ledger.enroll({ holder: { firstName: 'Вера', phone }, cardNumber: '7789000009051', now: at(0), consentPd: true })!;
+    const dup = a.ledger.enroll({ holder: { firstName: 'Вера', surname: 'Лесная', phone }, cardNumber: '7789000009069', now: at(60_000), consentPd: true })!;
+    sell(a.ledger, dup.number, 0, at(120_000));
+    for (const t of [b, a, b, a]) await t.agent.syncOnce(); // HQ merges dup into kept, and a has the copies of its lots on kept
+    expect(a.ledger.findCard({ number: dup.number })!.cardholderId).toBe(kept.cardholderId);
+    sell(b.ledger, kept.number, 0, at(5 * day));
+    // a burns the copies of the lots it opened (kept idle since day 0 as far as it knows) on day 6, a three-day limit.
+    const burned = burnInactive(a.ledger, 3, at(6 * day)).burnedPoints;
+    expect(burned).toBeGreaterThan(0);
+    expect(a.ledger.sqlite.prepare("SELECT -sum(points) FROM point_entries WHERE kind = 'burn' AND lot_id LIKE 'm+%'").pluck().get()).toBe(burned);
+    for (const t of [a, b, a, b]) await t.agent.syncOnce();
+    const burns = await bed.hq.db.rows<{ terminal_id: string; points: number }>(
+      sql`SELECT CASE WHEN terminal_id = 'hq' THEN 'hq' ELSE 'a' END AS terminal_id, sum(points)::int AS points FROM point_entries
+          WHERE cardholder_id IN (${kept.cardholderId}, ${dup.cardholderId}) AND kind = 'burn' GROUP BY 1 ORDER BY 1`,
+    );
+    expect(burns).toEqual([{ terminal_id: 'a', points: -burned }, { terminal_id: 'hq', points: burned }]);
+    const balance = (await bed.hq.service.balances()).get(kept.cardholderId);
+    for (const t of [a, b]) {
+      expect(t.ledger.balance(kept.cardholderId)).toBe(balance);
+      expect(t.ledger.verify().ok).toBe(true);
+    }
+    a.ledger.close();
+    b.ledger.close();
+  });
+
   it('HQ writes RFM segments into the profiles; terminals price with them (a segment offer)', async () => {
     const t = await terminal();
     const now = () => new Date().toISOString();
