@@ -15,7 +15,7 @@ import { SyncAgent } from './agent';
 import { HqClient } from './client';
 import { adjustPoints, anonymize, blockCard, mergeCardholders, replaceCard } from '../db/admin';
 import { burnInactive, expireLots } from '../db/jobs';
-import { demoProgram as checked, syncTestbed } from './testkit';
+import { demoProgram as checked, syncTestbed, type TestTerminal } from './testkit';
 
 const welcomePoints = checked.program.welcome!.points;
 const basket = { lines: [{ sku: 'COFFEE-250', name: 'Кофе', category: 'grocery', qty: 2, unitPrice: 45900 }] };
@@ -348,71 +348,72 @@ describe('sync with HQ', () => {
     b.ledger.close();
   });
 
-  const cardsOf = [['7789000009010', '7789000009028'], ['7789000009036', '7789000009044']];
-  for (const [i, first] of (['the burn', 'the sale'] as const).entries())
-    it(`a burn on the cardholder HQ kept, shown wrong by a sale on the duplicate's card made before its terminal heard of anything (${first} reaching HQ first): HQ gives it all back`, async () => {
-      const a = await terminal();
-      const b = await terminal();
-      const day = 86_400_000;
-      const t0 = Date.now() - 10 * day;
-      const at = (ms: number) => new Date(t0 + ms).toISOString();
-      const phone = `+7926555007${i}`;
-      const kept = a.ledger.enroll({ holder: { firstName: 'Нина', phone }, cardNumber: cardsOf[i]![0]!, now: at(0), consentPd: true })!;
-      const dup = b.ledger.enroll({ holder: { firstName: 'Нина', surname: 'Орлова', phone }, cardNumber: cardsOf[i]![1]!, now: at(60_000), consentPd: true })!;
-      sell(a.ledger, kept.number, 0, at(120_000));
-      await a.agent.syncOnce();
-      sell(b.ledger, dup.number, 0, at(5 * day));
-      // a's limit is three days without a purchase: on day 6 it sees none since day 0, not knowing of b's sale on day 5.
-      const burn = () => burnInactive(a.ledger, 3, at(6 * day)).burnedPoints;
-      const burned = first === 'the burn' ? burn() : (await b.agent.syncOnce(), burn());
-      expect(burned).toBeGreaterThan(0);
-      for (const t of [a, b, a, b]) await t.agent.syncOnce();
-      const [merged] = await bed.hq.db.rows<{ merged_into: string }>(sql`SELECT merged_into FROM cardholders WHERE cardholder_id = ${dup.cardholderId}`);
-      expect(merged!.merged_into).toBe(kept.cardholderId);
-      const sum = async (where: ReturnType<typeof sql>) =>
-        Number(((await bed.hq.db.rows<{ s: string }>(sql`SELECT coalesce(sum(points), 0) AS s FROM point_entries WHERE cardholder_id IN (${kept.cardholderId}, ${dup.cardholderId}) AND ${where}`)) as [{ s: string }])[0].s);
-      expect(await sum(sql`terminal_id = 'hq' AND kind = 'burn'`)).toBe(burned);
-      // As if a had not burned: all the terminals wrote but the burn, less b's welcome bonus (a's came first).
-      const balance = (await bed.hq.service.balances()).get(kept.cardholderId);
-      expect(balance).toBe((await sum(sql`terminal_id <> 'hq' AND kind <> 'burn'`)) - welcomePoints);
-      for (const t of [a, b]) {
-        expect(t.ledger.balance(kept.cardholderId)).toBe(balance);
-        expect(t.ledger.verify().ok).toBe(true);
-      }
-      a.ledger.close();
-      b.ledger.close();
-    });
-
-  it('a burn of the copy HQ made of a merged duplicate\'s lot, shown wrong by a sale on the kept card that the burning terminal had not heard of: HQ gives it back', async () => {
-    const a = await terminal();
-    const b = await terminal();
-    const day = 86_400_000;
-    const t0 = Date.now() - 10 * day;
-    const at = (ms: number) => new Date(t0 + ms).toISOString();
-    const phone = '+79265550079';
-    const kept = b.ledger.enroll({ holder: { firstName: 'Вера', phone }, cardNumber: '7789000009051', now: at(0), consentPd: true })!;
-    const dup = a.ledger.enroll({ holder: { firstName: 'Вера', surname: 'Лесная', phone }, cardNumber: '7789000009069', now: at(60_000), consentPd: true })!;
-    sell(a.ledger, dup.number, 0, at(120_000));
-    for (const t of [b, a, b, a]) await t.agent.syncOnce(); // HQ merges dup into kept, and a has the copies of its lots on kept
-    expect(a.ledger.findCard({ number: dup.number })!.cardholderId).toBe(kept.cardholderId);
-    sell(b.ledger, kept.number, 0, at(5 * day));
-    // a burns the copies of the lots it opened (kept idle since day 0 as far as it knows) on day 6, a three-day limit.
-    const burned = burnInactive(a.ledger, 3, at(6 * day)).burnedPoints;
-    expect(burned).toBeGreaterThan(0);
-    expect(a.ledger.sqlite.prepare("SELECT -sum(points) FROM point_entries WHERE kind = 'burn' AND lot_id LIKE 'm+%'").pluck().get()).toBe(burned);
-    for (const t of [a, b, a, b]) await t.agent.syncOnce();
-    const burns = await bed.hq.db.rows<{ terminal_id: string; points: number }>(
-      sql`SELECT CASE WHEN terminal_id = 'hq' THEN 'hq' ELSE 'a' END AS terminal_id, sum(points)::int AS points FROM point_entries
-          WHERE cardholder_id IN (${kept.cardholderId}, ${dup.cardholderId}) AND kind = 'burn' GROUP BY 1 ORDER BY 1`,
-    );
-    expect(burns).toEqual([{ terminal_id: 'a', points: -burned }, { terminal_id: 'hq', points: burned }]);
-    const balance = (await bed.hq.service.balances()).get(kept.cardholderId);
-    for (const t of [a, b]) {
-      expect(t.ledger.balance(kept.cardholderId)).toBe(balance);
-      expect(t.ledger.verify().ok).toBe(true);
+  describe('a burn on one terminal that a purchase on another, with a merge between, shows to be wrong', () => {
+    const DAY = 86_400_000;
+    /** Two terminals, and the times from ten days ago. */
+    async function tillsTenDaysBack() {
+      const t0 = Date.now() - 10 * DAY;
+      return { a: await terminal(), b: await terminal(), at: (ms: number) => new Date(t0 + ms).toISOString() };
     }
-    a.ledger.close();
-    b.ledger.close();
+    /** The burn entries HQ has of the two cardholders: the terminal's, and HQ's giving them back. */
+    const burnsAtHq = (...cardholderIds: string[]) =>
+      bed.hq.db.rows<{ by: string; points: number }>(
+        sql`SELECT CASE WHEN terminal_id = 'hq' THEN 'hq' ELSE 'terminal' END AS by, sum(points)::int AS points FROM point_entries
+            WHERE cardholder_id IN (${sql.join(cardholderIds.map((id) => sql`${id}`), sql`, `)}) AND kind = 'burn' GROUP BY 1 ORDER BY 1`,
+      );
+    /** The cardholder's balance at HQ, the same on each terminal (each verifies); the terminals are closed. */
+    async function oneBalance(cardholderId: string, tills: TestTerminal[]) {
+      const balance = (await bed.hq.service.balances()).get(cardholderId);
+      for (const t of tills) {
+        expect(t.ledger.balance(cardholderId)).toBe(balance);
+        expect(t.ledger.verify().ok).toBe(true);
+        t.ledger.close();
+      }
+      return balance;
+    }
+
+    const cardsOf = [['7789000009010', '7789000009028'], ['7789000009036', '7789000009044']];
+    for (const [i, first] of (['the burn', 'the sale'] as const).entries())
+      it(`a burn of the cardholder HQ kept, and a sale on the duplicate's card made before its terminal heard of anything (${first} reaching HQ first): HQ gives it all back`, async () => {
+        const { a, b, at } = await tillsTenDaysBack();
+        const phone = `+7926555007${i}`;
+        const kept = a.ledger.enroll({ holder: { firstName: 'Нина', phone }, cardNumber: cardsOf[i]![0]!, now: at(0), consentPd: true })!;
+        const dup = b.ledger.enroll({ holder: { firstName: 'Нина', surname: 'Орлова', phone }, cardNumber: cardsOf[i]![1]!, now: at(60_000), consentPd: true })!;
+        sell(a.ledger, kept.number, 0, at(120_000));
+        await a.agent.syncOnce();
+        sell(b.ledger, dup.number, 0, at(5 * DAY));
+        // a's limit is three days without a purchase: on day 6 it sees none since day 0, not knowing of b's sale on day 5.
+        const burn = () => burnInactive(a.ledger, 3, at(6 * DAY)).burnedPoints;
+        const burned = first === 'the burn' ? burn() : (await b.agent.syncOnce(), burn());
+        expect(burned).toBeGreaterThan(0);
+        for (const t of [a, b, a, b]) await t.agent.syncOnce();
+        const [merged] = await bed.hq.db.rows<{ merged_into: string }>(sql`SELECT merged_into FROM cardholders WHERE cardholder_id = ${dup.cardholderId}`);
+        expect(merged!.merged_into).toBe(kept.cardholderId);
+        expect(await burnsAtHq(kept.cardholderId, dup.cardholderId)).toEqual([{ by: 'hq', points: burned }, { by: 'terminal', points: -burned }]);
+        // As if a had not burned: all the terminals wrote but the burn, less b's welcome bonus (a's came first).
+        const [{ written }] = (await bed.hq.db.rows<{ written: number }>(
+          sql`SELECT sum(points)::int AS written FROM point_entries WHERE cardholder_id IN (${kept.cardholderId}, ${dup.cardholderId}) AND terminal_id <> 'hq' AND kind <> 'burn'`,
+        )) as [{ written: number }];
+        expect(await oneBalance(kept.cardholderId, [a, b])).toBe(written - welcomePoints);
+      });
+
+    it('a burn of the copy HQ made of a merged duplicate\'s lot, and a sale on the kept card the burning terminal had not heard of: HQ gives it back', async () => {
+      const { a, b, at } = await tillsTenDaysBack();
+      const phone = '+79265550079';
+      const kept = b.ledger.enroll({ holder: { firstName: 'Вера', phone }, cardNumber: '7789000009051', now: at(0), consentPd: true })!;
+      const dup = a.ledger.enroll({ holder: { firstName: 'Вера', surname: 'Лесная', phone }, cardNumber: '7789000009069', now: at(60_000), consentPd: true })!;
+      sell(a.ledger, dup.number, 0, at(120_000));
+      for (const t of [b, a, b, a]) await t.agent.syncOnce(); // HQ merges dup into kept, and a has the copies of its lots on kept
+      expect(a.ledger.findCard({ number: dup.number })!.cardholderId).toBe(kept.cardholderId);
+      sell(b.ledger, kept.number, 0, at(5 * DAY));
+      // a burns the copies of the lots it opened (kept idle since day 0 as far as it knows) on day 6, a three-day limit.
+      const burned = burnInactive(a.ledger, 3, at(6 * DAY)).burnedPoints;
+      expect(burned).toBeGreaterThan(0);
+      expect(a.ledger.sqlite.prepare("SELECT -sum(points) FROM point_entries WHERE kind = 'burn' AND lot_id LIKE 'm+%'").pluck().get()).toBe(burned);
+      for (const t of [a, b, a, b]) await t.agent.syncOnce();
+      expect(await burnsAtHq(kept.cardholderId, dup.cardholderId)).toEqual([{ by: 'hq', points: burned }, { by: 'terminal', points: -burned }]);
+      await oneBalance(kept.cardholderId, [a, b]);
+    });
   });
 
   it('HQ writes RFM segments into the profiles; terminals price with them (a segment offer)', async () => {
