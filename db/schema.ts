@@ -168,7 +168,13 @@ export const remoteEntries = sqliteTable(
     /** Its place in its terminal's chain (none for HQ's own entries, or from an HQ that did not send it). */
     chainSeq: integer('chain_seq'),
   },
-  (t) => [index('remote_entries_cardholder').on(t.cardholderId), index('remote_entries_lot').on(t.lotId), index('remote_entries_chain').on(t.terminalId, t.chainSeq)],
+  // The chain index serves only the search for a merge's transfer pairs (Ledger remoteMovedLot):
+  // it holds the transfers alone, not a row for every entry of the chain's trade.
+  (t) => [
+    index('remote_entries_cardholder').on(t.cardholderId),
+    index('remote_entries_lot').on(t.lotId),
+    index('remote_entries_chain').on(t.terminalId, t.chainSeq).where(sql`kind = 'transfer'`),
+  ],
 );
 
 /**
