@@ -604,9 +604,9 @@ export class HqService {
    * A burn after inactivity carries when the inactivity it saw began (`inactive_since`). A purchase
    * with the card (or that of a cardholder merged into it) between then and the burn, made on a
    * terminal the burning one had not heard from, shows there was no inactivity: HQ gives back all
-   * the burn took, of an earned lot, a welcome bonus or HQ's copy of a lot on the cardholder a
-   * merge kept ("m+L", which the terminal that opened L burns), whichever of the two reaches it
-   * first. The write-offs that remain are settled as above.
+   * the burn took, of an earned lot, a welcome bonus or a merge's copy of a lot on the cardholder
+   * kept (HQ's "m+L", which the terminal that opened L burns, or the copy a terminal's own merge
+   * opened), whichever of the two reaches it first. The write-offs that remain are settled as above.
    */
   private async settleWriteOffs(q: Query, lots: { cardholderId: string; lotId: string }[], delta: Delta) {
     if (!lots.length) return;
@@ -615,8 +615,7 @@ export class HqService {
       sql`WITH lots AS (
             SELECT o.cardholder_id, o.id AS lot_id, o.kind AS lot_kind, o.points AS p, o.terminal_id, o.receipt_id, o.chain_seq
             FROM (${unnest(unique, [['text', (l) => l.cardholderId], ['text', (l) => l.lotId]])}) AS c(cardholder_id, lot_id)
-            JOIN point_entries o ON o.cardholder_id = c.cardholder_id AND o.id = c.lot_id
-              AND (o.kind IN ('earn', 'welcome') AND o.terminal_id <> 'hq' OR o.kind = 'transfer' AND o.terminal_id = 'hq' AND o.id LIKE 'm+%')
+            JOIN point_entries o ON o.cardholder_id = c.cardholder_id AND o.id = c.lot_id AND o.kind IN ('earn', 'welcome', 'transfer')
           ), sums AS (
             SELECT l.cardholder_id, l.lot_id, l.lot_kind, l.p, l.terminal_id, l.receipt_id, l.chain_seq,
                    coalesce(sum(x.points) FILTER (WHERE x.kind IN ('expire', 'burn') AND x.terminal_id <> 'hq'), 0) AS w,
@@ -650,7 +649,7 @@ export class HqService {
       .map((r) => ({ kind: r.kind, lotKind: r.lot_kind, entry: { cardholderId: r.cardholder_id, id: Number(r.n) ? `x-${r.lot_id}.${Number(r.n)}` : `x-${r.lot_id}`, points: Number(r.owed) - Number(r.given), lotId: r.lot_id, activatesAt: null, expiresAt: null, createdAt: now } }));
     const written = [];
     for (const kind of ['expire', 'burn']) written.push(...(await this.writeOwnEntries(q, kind, settle.filter((x) => x.kind === kind).map((x) => x.entry), delta)));
-    // Points burned that day at the lot's store are less what HQ gave back (as store_day_facts counts them).
+    // Points burned that day at the store of the write-off's terminal are less what HQ gave back (as store_day_facts counts them).
     if (written.length) {
       await q.rows(
         sql`INSERT INTO store_days (store_id, day, burned)

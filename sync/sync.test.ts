@@ -361,6 +361,8 @@ describe('sync with HQ', () => {
         sql`SELECT CASE WHEN terminal_id = 'hq' THEN 'hq' ELSE 'terminal' END AS by, sum(points)::int AS points FROM point_entries
             WHERE cardholder_id IN (${sql.join(cardholderIds.map((id) => sql`${id}`), sql`, `)}) AND kind = 'burn' GROUP BY 1 ORDER BY 1`,
       );
+    /** HQ's points burned in all, as its figures keep them (a burn given back counts as none). */
+    const burnedAtHq = async () => Number(((await bed.hq.db.rows<{ b: string }>(sql`SELECT coalesce(sum(burned), 0) AS b FROM store_days`)) as [{ b: string }])[0].b);
     /** The cardholder's balance at HQ, the same on each terminal (each verifies); the terminals are closed. */
     async function oneBalance(cardholderId: string, tills: TestTerminal[]) {
       const balance = (await bed.hq.service.balances()).get(cardholderId);
@@ -383,6 +385,7 @@ describe('sync with HQ', () => {
         await a.agent.syncOnce();
         sell(b.ledger, dup.number, 0, at(5 * DAY));
         // a's limit is three days without a purchase: on day 6 it sees none since day 0, not knowing of b's sale on day 5.
+        const burnedBefore = await burnedAtHq();
         const burn = () => burnInactive(a.ledger, 3, at(6 * DAY)).burnedPoints;
         const burned = first === 'the burn' ? burn() : (await b.agent.syncOnce(), burn());
         expect(burned).toBeGreaterThan(0);
@@ -390,6 +393,8 @@ describe('sync with HQ', () => {
         const [merged] = await bed.hq.db.rows<{ merged_into: string }>(sql`SELECT merged_into FROM cardholders WHERE cardholder_id = ${dup.cardholderId}`);
         expect(merged!.merged_into).toBe(kept.cardholderId);
         expect(await burnsAtHq(kept.cardholderId, dup.cardholderId)).toEqual([{ by: 'hq', points: burned }, { by: 'terminal', points: -burned }]);
+        expect(await burnedAtHq()).toBe(burnedBefore);
+        await expectStoreDaysTrue();
         // As if a had not burned: all the terminals wrote but the burn, less b's welcome bonus (a's came first).
         const [{ written }] = (await bed.hq.db.rows<{ written: number }>(
           sql`SELECT sum(points)::int AS written FROM point_entries WHERE cardholder_id IN (${kept.cardholderId}, ${dup.cardholderId}) AND terminal_id <> 'hq' AND kind <> 'burn'`,
@@ -407,11 +412,34 @@ describe('sync with HQ', () => {
       expect(a.ledger.findCard({ number: dup.number })!.cardholderId).toBe(kept.cardholderId);
       sell(b.ledger, kept.number, 0, at(5 * DAY));
       // a burns the copies of the lots it opened (kept idle since day 0 as far as it knows) on day 6, a three-day limit.
+      const burnedBefore = await burnedAtHq();
       const burned = burnInactive(a.ledger, 3, at(6 * DAY)).burnedPoints;
       expect(burned).toBeGreaterThan(0);
       expect(a.ledger.sqlite.prepare("SELECT -sum(points) FROM point_entries WHERE kind = 'burn' AND lot_id LIKE 'm+%'").pluck().get()).toBe(burned);
       for (const t of [a, b, a, b]) await t.agent.syncOnce();
       expect(await burnsAtHq(kept.cardholderId, dup.cardholderId)).toEqual([{ by: 'hq', points: burned }, { by: 'terminal', points: -burned }]);
+      expect(await burnedAtHq()).toBe(burnedBefore);
+      await expectStoreDaysTrue();
+      await oneBalance(kept.cardholderId, [a, b]);
+    });
+
+    it('a burn of the copy a terminal\'s own merge opened, and a sale on the kept card it had not heard of: HQ gives it back', async () => {
+      const { a, b, at } = await tillsTenDaysBack();
+      const who = { userId: 'admin', reason: 'одна клиентка, две анкеты' };
+      const kept = a.ledger.enroll({ holder: { firstName: 'Ия', phone: '+79265550081' }, cardNumber: '7789000009077', now: at(0), consentPd: true })!;
+      const dup = a.ledger.enroll({ holder: { firstName: 'Ия', phone: '+79265550082' }, cardNumber: '7789000009085', now: at(60_000), consentPd: true })!;
+      sell(a.ledger, dup.number, 0, at(120_000));
+      mergeCardholders(a.ledger, who, kept.cardholderId, dup.cardholderId, at(180_000)); // the lots move to copies on kept, opened next in a's chain
+      for (const t of [a, b]) await t.agent.syncOnce();
+      sell(b.ledger, kept.number, 0, at(5 * DAY));
+      const burnedBefore = await burnedAtHq();
+      const burned = burnInactive(a.ledger, 3, at(6 * DAY)).burnedPoints;
+      expect(burned).toBeGreaterThan(0);
+      expect(a.ledger.sqlite.prepare("SELECT -sum(b.points) FROM point_entries b JOIN point_entries o ON o.id = b.lot_id WHERE b.kind = 'burn' AND o.kind = 'transfer'").pluck().get()).toBe(burned);
+      for (const t of [a, b, a, b]) await t.agent.syncOnce();
+      expect(await burnsAtHq(kept.cardholderId, dup.cardholderId)).toEqual([{ by: 'hq', points: burned }, { by: 'terminal', points: -burned }]);
+      expect(await burnedAtHq()).toBe(burnedBefore);
+      await expectStoreDaysTrue();
       await oneBalance(kept.cardholderId, [a, b]);
     });
   });
