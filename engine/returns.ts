@@ -54,16 +54,16 @@ function cumulative(amount: number, k: number, n: number): number {
   return k >= n ? amount : Math.floor((amount * k) / n);
 }
 
-/**
- * @param original the sale as priced and committed
- * @param alreadyReturned units of each line returned before (lineNo → qty)
- * @param request what comes back now
- */
 /** The reason a return takes back `points` of what its sale earned. */
 export function earnReversed(points: Points): Reason {
   return { code: 'earn_reversed', ru: `Списываются начисленные баллы: ${points}`, en: `Earned points taken back: ${points}`, points: -points };
 }
 
+/**
+ * @param original the sale as priced and committed
+ * @param alreadyReturned units of each line returned before (lineNo → qty)
+ * @param request what comes back now
+ */
 export function priceReturn(original: ReturnableSale, alreadyReturned: Readonly<Record<number, number>>, request: readonly ReturnRequest[]): ReturnCheck {
   const errors: { path: string; message: string; messageRu: string }[] = [];
   const wanted = new Map<number, number>();
