@@ -13,7 +13,7 @@ import { runLedgerJobs } from '../db/jobs';
 import { seedLedger } from '../db/seed';
 import { loadActiveProgram, readProgramFile } from '../core/program';
 import { resourcePath } from '../core/resources';
-import { priceBasket, validateBasket, validateProgram, type CardState } from '../engine';
+import { describeErrors, priceBasket, validateBasket, validateProgram, type CardState } from '../engine';
 import { parseRaw, rawInputFormats, type RawInputFormat } from '../drivers/parse/raw';
 import type { HidLayout } from '../drivers/parse/hid';
 import { syncCommand } from './sync';
@@ -119,7 +119,7 @@ function existingDb(path: string): string {
 
 function readBasket(path: string) {
   const checked = validateBasket(readJsonFile(path, 'basket'));
-  if (!checked.ok) throw new CliError(`basket ${path}: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  if (!checked.ok) throw new CliError(`basket ${path}: ${describeErrors(checked.errors)}`);
   return checked.basket;
 }
 
@@ -244,7 +244,7 @@ async function price(argv: string[], out: Out) {
     now: { type: 'string' },
   });
   const program = validateProgram(readJsonFile(required(values.program, '--program'), 'program'));
-  if (!program.ok) throw new CliError(`program: ${program.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  if (!program.ok) throw new CliError(`program: ${describeErrors(program.errors)}`);
   const basket = readBasket(required(values.basket, '--basket'));
   const card = values['card-state'] ? (readJsonFile(values['card-state'], 'card state') as CardState) : null;
   const now = values.now ?? new Date().toISOString();

@@ -1,8 +1,9 @@
-// Which program prices sales: the ledger's active version, replaced by a file given at start-up
-// (or, on a fresh ledger, the demo program shipped in resources/).
+// Which program prices sales: the newest HQ has published, as the feed brings it (sync/store.ts);
+// until then, or on a terminal without HQ, a file given at start-up, else the ledger's active
+// version, else (on a fresh ledger) the demo program shipped in resources/.
 import { readFileSync } from 'node:fs';
-import { validateProgram, type Program } from '../engine';
-import type { Ledger } from '../db/ledger';
+import { describeErrors, validateProgram, type Program } from '../engine';
+import type { Ledger, ProgramSource } from '../db/ledger';
 import { resourcePath } from './resources';
 
 export interface ActiveProgram {
@@ -18,35 +19,35 @@ export function readProgramFile(file: string): ActiveProgram {
     throw new Error(`Cannot read program ${file}: ${(e as Error).message}`);
   }
   const checked = validateProgram(json);
-  if (!checked.ok) throw new Error(`Program ${file} is invalid: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+  if (!checked.ok) throw new Error(`Program ${file} is invalid: ${describeErrors(checked.errors)}`);
   return { program: checked.program, hash: checked.hash };
 }
 
-export function activateProgram(ledger: Ledger, active: ActiveProgram, now: string) {
-  const { program, hash } = active;
-  ledger.sqlite.transaction(() => {
-    ledger.sqlite.prepare('UPDATE programs SET active = 0 WHERE active = 1').run();
-    ledger.sqlite
-      .prepare(
-        `INSERT INTO programs (id, version, hash, json, received_at, active) VALUES (?, ?, ?, ?, ?, 1)
-         ON CONFLICT(id, version) DO UPDATE SET active = 1`,
-      )
-      .run(program.id, program.version, hash, JSON.stringify(program), now);
-  }).immediate();
+function activate(ledger: Ledger, active: ActiveProgram, source: ProgramSource, now: string): ActiveProgram {
+  ledger.activateProgram(active.program, active.hash, source, now);
+  return active;
 }
 
+/** The ledger's active program version, validated as it was when activated. */
+export function storedActiveProgram(ledger: Ledger): ActiveProgram | null {
+  const row = ledger.activeProgram();
+  if (!row) return null;
+  const checked = validateProgram(JSON.parse(row.json));
+  return checked.ok ? { program: checked.program, hash: checked.hash } : null;
+}
+
+/**
+ * The program the terminal starts with. A file given at start-up is activated, unless this ledger
+ * has had that very version in force before and HQ has published another since: HQ's stays (the
+ * feed will not bring it again). A file new to the ledger is the operator's word, and wins.
+ */
 export function loadActiveProgram(ledger: Ledger, programFile: string | undefined, now: string): ActiveProgram | null {
+  const stored = storedActiveProgram(ledger);
   if (programFile) {
     const fromFile = readProgramFile(programFile);
-    activateProgram(ledger, fromFile, now);
-    return fromFile;
+    const held = ledger.programVersion(fromFile.program.id, fromFile.program.version);
+    const replacedByHq = held && held.hash === fromFile.hash && !held.active && ledger.activeProgram()?.source === 'hq';
+    return replacedByHq && stored ? stored : activate(ledger, fromFile, 'file', now);
   }
-  const row = ledger.sqlite.prepare('SELECT json FROM programs WHERE active = 1').get() as { json: string } | undefined;
-  if (row) {
-    const checked = validateProgram(JSON.parse(row.json));
-    if (checked.ok) return { program: checked.program, hash: checked.hash };
-  }
-  const demo = readProgramFile(resourcePath('demo-program.json'));
-  activateProgram(ledger, demo, now);
-  return demo;
+  return stored ?? activate(ledger, readProgramFile(resourcePath('demo-program.json')), 'demo', now);
 }

@@ -25,7 +25,7 @@ import {
   type TerminalEvent,
   type TerminalStatus,
 } from '../protocol/api';
-import { loadActiveProgram, type ActiveProgram } from './program';
+import { loadActiveProgram, storedActiveProgram, type ActiveProgram } from './program';
 import { seedDemo, demoCatalog } from './demo';
 import { createLogger, type Logger } from './log';
 import { SyncAgent } from '../sync/agent';
@@ -86,7 +86,7 @@ export class Terminal {
 
     this.maintenance = new Maintenance(this.ledger, {
       dbPath,
-      program: () => this.program?.program ?? null,
+      program: () => this.activeProgram()?.program ?? null,
       clock: this.clock,
       onError: (what, e) => this.log.error({ err: e }, `${what} failed`),
       onJobs: (report) => (report.expiredLots || report.burnedCardholders || report.prunedSales) && this.log.info(report, 'ledger jobs wrote entries or dropped old purchases elsewhere'),
@@ -225,10 +225,11 @@ export class Terminal {
   }
 
   status(): TerminalStatus {
-    const pending = (this.sync?.store ?? new SyncStore(this.ledger)).stats();
+    const store = this.sync?.store ?? new SyncStore(this.ledger);
+    const pending = store.stats();
     return {
       terminal: { id: this.ledger.terminalId, code: this.ledger.terminalCode, storeId: this.ledger.storeId },
-      program: this.program ? { id: this.program.program.id, version: this.program.program.version, hash: this.program.hash, name: this.program.program.name } : null,
+      program: this.programView(store),
       readers: this.readers.states(),
       sync: this.sync?.status() ?? { online: false, hqUrl: null, pendingOperations: pending.pending, oldestPendingAt: pending.oldestPendingAt, lastSuccessAt: null, lastError: null },
     };
@@ -287,6 +288,7 @@ export class Terminal {
     this.sync?.want(card.cardholderId); // so this terminal holds an offline allowance for the card
     const state = this.ledger.cardState(card);
     const now = this.now();
+    const program = this.activeProgram();
     const balance = state.lots.reduce((s, l) => s + l.points, 0);
     const available = state.lots.filter((l) => l.points > 0 && l.activatesAt <= now && (!l.expiresAt || l.expiresAt > now)).reduce((s, l) => s + l.points, 0);
     const pending = state.lots.filter((l) => l.points > 0 && l.activatesAt > now).reduce((s, l) => s + l.points, 0);
@@ -300,7 +302,7 @@ export class Terminal {
       pendingPoints: pending,
       purchaseCount: state.purchaseCount,
       lifetimeSpend: state.lifetimeSpend,
-      tier: this.program ? cardTier(this.program.program, state) : null,
+      tier: program ? cardTier(program.program, state) : null,
     };
   }
 
@@ -310,9 +312,31 @@ export class Terminal {
     return this.catalog.filter((p) => p.barcode === q || p.sku.toLowerCase() === q || p.name.toLowerCase().includes(q)).slice(0, 20);
   }
 
-  private requireProgram(): ActiveProgram {
-    if (!this.program) throw new UserError('no_program', 'No loyalty program is active on this terminal', 'На терминале нет активной программы лояльности');
+  /** The program the tills price with: the ledger's active version, taken up again when another
+   *  becomes active (a version HQ published, brought by the feed), so the next pricing uses it. */
+  private activeProgram(): ActiveProgram | null {
+    const hash = this.ledger.activeProgramHash();
+    if (hash && hash !== this.program?.hash) {
+      const next = storedActiveProgram(this.ledger);
+      if (next) {
+        this.log.info({ program: next.program.id, version: next.program.version, hash: next.hash }, 'another program is in force');
+        this.program = next;
+      }
+    }
     return this.program;
+  }
+
+  private programView(store: SyncStore): TerminalStatus['program'] {
+    const active = this.activeProgram();
+    if (!active) return null;
+    const { id, version, name } = active.program;
+    return { id, version, hash: active.hash, name, source: this.ledger.activeProgram()?.source ?? null, refused: store.programRefused() };
+  }
+
+  private requireProgram(): ActiveProgram {
+    const active = this.activeProgram();
+    if (!active) throw new UserError('no_program', 'No loyalty program is active on this terminal', 'На терминале нет активной программы лояльности');
+    return active;
   }
 
   price(card: CardRecord | null, basket: Basket, redeemPoints: number): PricedBasket {

@@ -8,8 +8,11 @@ import { normalizePhone } from '../protocol/phone';
 import { loadOrCreateKeyFile, nameSearchTokens, nameToken, normalizeNameWords, piiKeys, type PiiKeys } from './crypto';
 import { holdExclusively, openDatabase, type LedgerDb } from './open';
 import { quickCheckInBackground, type IntegrityState } from './integrity';
-import { priceReturn, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type ReturnRequest, type ReturnableSale } from '../engine';
+import { priceReturn, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type Program, type ReturnRequest, type ReturnableSale } from '../engine';
 import type { RemotePurchase, ReturnElsewhere, SaleElsewhere } from '../protocol/sync';
+
+/** Where the active program came from: a file given at start-up, the demo shipped with the terminal, or HQ. */
+export type ProgramSource = 'file' | 'demo' | 'hq';
 
 export interface LedgerOptions {
   path: string;
@@ -375,6 +378,14 @@ export class Ledger {
          ) ORDER BY chain_seq DESC LIMIT 1`,
       ),
       lastReceiptNumber: sqlite.prepare('SELECT number FROM receipts ORDER BY rowid DESC LIMIT 1').pluck(),
+      activeProgram: sqlite.prepare('SELECT hash, json FROM programs WHERE active = 1'),
+      activeProgramHash: sqlite.prepare('SELECT hash FROM programs WHERE active = 1').pluck(),
+      programVersion: sqlite.prepare('SELECT hash, active FROM programs WHERE id = ? AND version = ?'),
+      deactivatePrograms: sqlite.prepare('UPDATE programs SET active = 0 WHERE active = 1'),
+      putProgram: sqlite.prepare(
+        `INSERT INTO programs (id, version, hash, json, received_at, active) VALUES (?, ?, ?, ?, ?, 1)
+         ON CONFLICT(id, version) DO UPDATE SET hash = excluded.hash, json = excluded.json, received_at = excluded.received_at, active = 1`,
+      ),
       counter: sqlite.prepare("INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value").pluck(),
     };
     this.chain = this.loadChainHead();
@@ -487,6 +498,38 @@ export class Ledger {
   saveSetting(key: string, value: string | null) {
     if (value === null) this.sqlite.prepare('DELETE FROM settings WHERE key = ?').run(key);
     else this.sqlite.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  // ---- programs ---------------------------------------------------------------------------
+
+  /**
+   * Makes a program version the one the tills price with. It is kept in `programs` in place of
+   * whatever this ledger held under the same id and version (the latest word on a version wins),
+   * with where it came from. In a transaction of its own, or in the caller's (a page of the feed).
+   */
+  activateProgram(program: Program, hash: string, source: ProgramSource, now: string) {
+    this.sqlite.transaction(() => {
+      this.stmts.deactivatePrograms.run();
+      this.stmts.putProgram.run(program.id, program.version, hash, JSON.stringify(program), now);
+      this.saveSetting('program_source', source);
+    })();
+  }
+
+  /** The program version the tills price with (its hash and JSON, as stored), and where it came from. */
+  activeProgram(): { hash: string; json: string; source: ProgramSource | null } | null {
+    const row = this.stmts.activeProgram.get() as { hash: string; json: string } | undefined;
+    return row ? { ...row, source: (this.setting('program_source') as ProgramSource | undefined) ?? null } : null;
+  }
+
+  /** The hash of the active program version: one statement, read before each pricing. */
+  activeProgramHash(): string | null {
+    return (this.stmts.activeProgramHash.get() as string | undefined) ?? null;
+  }
+
+  /** A program version this ledger holds (active or replaced since), by its id and version number. */
+  programVersion(id: string, version: number): { hash: string; active: boolean } | null {
+    const row = this.stmts.programVersion.get(id, version) as { hash: string; active: number } | undefined;
+    return row ? { hash: row.hash, active: row.active === 1 } : null;
   }
 
   /** @internal The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction. */

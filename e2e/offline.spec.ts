@@ -7,6 +7,8 @@ test('HQ unreachable: the status bar says offline and counts the sales waiting',
     await page.goto(host.url);
     await loginAndOpenShift(page);
     await expect(page.getByTestId('sync-state')).toContainText('Нет связи с HQ');
+    // The program in force, and that it is not HQ's (none pulled yet).
+    await expect(page.getByTestId('program')).toHaveText('Программа: Демо-программа «Копилка» v1');
     const before = Number(await page.getByTestId('sync-pending').getAttribute('data-count'));
     await page.getByTestId('product-search').fill('Молоко');
     await page.getByTestId('product-search').press('Enter');

@@ -103,3 +103,8 @@ export interface ValidationError {
   path: string;
   message: string;
 }
+
+/** Validation errors in one line, each by its path: "earn.percent: …; discounts[2].bands: …". */
+export function describeErrors(errors: readonly ValidationError[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+}

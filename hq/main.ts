@@ -6,13 +6,16 @@
 //   npm run hq -- policy [--per-card N] [--per-terminal N] [--lifetime-hours N] [--max-offline-hours N]
 //   npm run hq -- integrity                 quarantined operations and allowance overdrafts
 //   npm run hq -- user --name N --password P   a dashboard login
+//   npm run hq -- program FILE              publish a loyalty program version to every terminal
+//   npm run hq -- programs                  the published versions, newest (the one in force) first
 //   npm run hq -- rfm-segments              write each buyer's RFM segment (last 365 days) for program rules
 //   npm run hq:demo                         a year of a 10-store chain for the dashboard (login hq / demo)
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { openHqDb, sql } from './db';
 import { buildServer } from './server';
-import { HqService } from './service';
+import { HqError, HqService } from './service';
 import { seedHqDemo } from './demo';
 import { addDashboardUser } from './dashboard-routes';
 import { generateChain } from './chain-data';
@@ -57,6 +60,27 @@ if (command === 'code') {
 } else if (command === 'rfm-segments') {
   const to = new Date();
   console.log(JSON.stringify({ changed: await assignRfmSegments(db, { from: new Date(to.getTime() - 365 * 86_400_000).toISOString(), to: to.toISOString() }) }));
+  await db.close();
+} else if (command === 'program') {
+  const file = positionals[1];
+  try {
+    if (!file) throw new HqError(400, 'usage: npm run hq -- program FILE');
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new HqError(400, `cannot read the program ${file}: ${(e as Error).message}`);
+    }
+    const { definition: _, ...published } = await service.publishProgram(json);
+    console.log(JSON.stringify(published));
+  } catch (e) {
+    if (!(e instanceof HqError)) throw e;
+    console.error(`hq: ${e.message}`);
+    process.exitCode = 2;
+  }
+  await db.close();
+} else if (command === 'programs') {
+  console.log(JSON.stringify((await service.programs()).map(({ definition: _, ...p }) => p), null, 2));
   await db.close();
 } else if (command === 'user') {
   await addDashboardUser(service, values.name ?? '', values.password ?? '');

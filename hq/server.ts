@@ -110,6 +110,19 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
     return { code: await service.createRegistrationCode(body.storeId) };
   });
 
+  // Loyalty programs: a version published here reaches every terminal through the feed.
+  app.post('/v1/admin/programs', async (req, reply) => {
+    if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
+    const published = await service.publishProgram(req.body);
+    reply.code(published.published ? 201 : 200);
+    return published;
+  });
+
+  app.get('/v1/admin/programs', async (req) => {
+    if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
+    return service.programs();
+  });
+
   app.get('/v1/admin/terminals', async (req) => {
     if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
     return service.terminalsHealth();

@@ -2,12 +2,13 @@
 // operations, and the pull feed that brings every terminal HQ's balances.
 import { createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { z } from 'zod';
-import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type RemoteEntry, type RemotePurchase, type ReturnElsewhere, type SaleElsewhere } from '../protocol/sync';
+import { SIGNATURE_MAX_SKEW_MS, signatureBase, type AllowancesResponse, type OpResult, type OutboxOp, type PullResponse, type PushResponse, type PulledCard, type PulledProgram, type RemoteEntry, type RemotePurchase, type ReturnElsewhere, type SaleElsewhere } from '../protocol/sync';
 import { same, sql, unnest, type HqDb, type Query, type Row } from './db';
 import { StoreDayTally } from './figures';
 import { chainedRows, verifyOperation, type ChainHead } from './chain';
 import { withReceiptFields } from '../protocol/chain';
 import { Allowances } from './allowances';
+import { describeErrors, validateProgram } from '../engine';
 
 export class HqError extends Error {
   constructor(
@@ -34,6 +35,15 @@ const jsonColumn = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) 
 function returnElsewhere(r: Row): ReturnElsewhere {
   const lines = jsonColumn<Record<string, number> | null>(r.returned_lines) ?? {};
   return { id: r.id as string, lines: Object.fromEntries(Object.entries(lines).map(([k, v]) => [k, Number(v)])), pointsTakenBack: Number(r.points_earned) };
+}
+
+/** A published program version, as HQ keeps it and the feed sends it. */
+export type PublishedProgram = PulledProgram;
+
+const PROGRAM_COLUMNS = sql.raw('hq_seq, program_id, version, hash, definition, published_at');
+
+function publishedProgram(r: Row): PublishedProgram {
+  return { hqSeq: Number(r.hq_seq), id: r.program_id as string, version: Number(r.version), hash: r.hash as string, definition: jsonColumn(r.definition), publishedAt: new Date(r.published_at as string).toISOString() };
 }
 
 function soldLines(v: unknown): Record<string, [string, number]> {
@@ -842,6 +852,38 @@ export class HqService {
     });
   }
 
+  // ---- programs -----------------------------------------------------------------------------
+
+  /**
+   * Publishes a loyalty program version to every terminal (through the feed): validated as the
+   * terminals validate it, each version once. The same version again is a no-op; other content
+   * under a published version, or a version not above the newest of that program, is refused.
+   */
+  async publishProgram(json: unknown): Promise<PublishedProgram & { published: boolean }> {
+    const checked = validateProgram(json);
+    if (!checked.ok) throw new HqError(400, `the program is invalid: ${describeErrors(checked.errors)}`, 'program_invalid');
+    const { program, hash } = checked;
+    return this.db.tx(async (q) => {
+      await q.rows(sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`);
+      const versions = await q.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs WHERE program_id = ${program.id} ORDER BY version DESC`);
+      const taken = versions.find((v) => Number(v.version) === program.version);
+      if (taken && taken.hash === hash) return { ...publishedProgram(taken), published: false };
+      const newest = versions[0] ? Number(versions[0].version) : 0;
+      if (taken) throw new HqError(409, `version ${program.version} of program ${program.id} is already published with other content: publish the change as version ${newest + 1}`, 'program_version_taken');
+      if (program.version < newest) throw new HqError(409, `program ${program.id} is at version ${newest}: publish a higher version (${newest + 1})`, 'program_version_old');
+      const [row] = await q.rows<Row>(
+        sql`INSERT INTO programs (program_id, version, hash, definition, published_at)
+            VALUES (${program.id}, ${program.version}, ${hash}, ${JSON.stringify(program)}::jsonb, ${this.clock().toISOString()}) RETURNING ${PROGRAM_COLUMNS}`,
+      );
+      return { ...publishedProgram(row!), published: true };
+    });
+  }
+
+  /** Every published version, newest first; the first is the one terminals price with. */
+  async programs(): Promise<PublishedProgram[]> {
+    return (await this.db.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs ORDER BY hq_seq DESC`)).map(publishedProgram);
+  }
+
   // ---- pull: the feed --------------------------------------------------------------------------
 
   async pull(caller: Caller, cursor: number, limit = 5000): Promise<PullResponse> {
@@ -866,17 +908,21 @@ export class HqService {
           WHERE r.hq_seq > ${cursor} AND r.hq_seq < ${bound} AND r.cardholder_id IS NOT NULL AND r.terminal_id <> ${caller.terminalId}
           ORDER BY r.hq_seq LIMIT ${limit + 1}`,
     );
+    const programs = await this.db.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs WHERE hq_seq > ${cursor} AND hq_seq < ${bound} ORDER BY hq_seq LIMIT ${limit + 1}`);
     const merged = [
       ...entries.map((e) => ({ seq: Number(e.hq_seq), e })),
       ...cards.map((c) => ({ seq: Number(c.hq_seq), c })),
       ...receipts.map((r) => ({ seq: Number(r.hq_seq), r })),
+      ...programs.map((p) => ({ seq: Number(p.hq_seq), p })),
     ].sort((a, b) => a.seq - b.seq);
     const page = merged.slice(0, limit);
     const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
     const purchases: RemotePurchase[] = [];
-    const out: PullResponse = { cursor: page.at(-1)?.seq ?? cursor, more: merged.length > limit, entries: [], cards: [], purchases };
+    const out: PullResponse = { cursor: page.at(-1)?.seq ?? cursor, more: merged.length > limit, entries: [], cards: [], purchases, programs: [] };
     for (const item of page) {
-      if ('r' in item) {
+      if ('p' in item) {
+        out.programs!.push(publishedProgram(item.p));
+      } else if ('r' in item) {
         const r = item.r;
         const spend = Number(r.spend);
         const returnOf = r.kind === 'return' && r.original_receipt_id ? { returnOf: { saleId: r.original_receipt_id as string, ...returnElsewhere(r) } } : {};

@@ -162,7 +162,16 @@ export interface PricedView {
 
 export interface TerminalStatus {
   terminal: { id: string; code: string; storeId: string };
-  program: { id: string; version: number; hash: string; name: string } | null;
+  program: {
+    id: string;
+    version: number;
+    hash: string;
+    name: string;
+    /** Where it came from: HQ (the newest version HQ published), a file given at start-up, or the demo. */
+    source: 'hq' | 'file' | 'demo' | null;
+    /** Why the newest version HQ published is not in force here, if it is not. */
+    refused: string | null;
+  } | null;
   readers: ReaderStatus[];
   sync: SyncStatus;
 }

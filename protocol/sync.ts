@@ -77,6 +77,19 @@ export interface PullResponse {
   cards: PulledCard[];
   /** Sales and returns with a card made on other terminals (none from an HQ that did not send them). */
   purchases?: RemotePurchase[];
+  /** Program versions HQ published, in the order published (none from an HQ that did not send them). */
+  programs?: PulledProgram[];
+}
+
+/** A loyalty program version HQ published: the newest a terminal has pulled is the one it prices with. */
+export interface PulledProgram {
+  hqSeq: number;
+  id: string;
+  version: number;
+  /** The hash of its validated form: the terminal validates the definition again and must get it. */
+  hash: string;
+  definition: unknown;
+  publishedAt: string;
 }
 
 /** A sale or return with a card made on another terminal: what it adds to the cardholder's history. */

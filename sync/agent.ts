@@ -147,7 +147,7 @@ export class SyncAgent {
     let pulled = 0;
     for (;;) {
       const page = await this.client.pull(this.store.cursor(), 5000);
-      this.store.applyPull(page);
+      this.store.applyPull(page, this.clock().toISOString());
       pulled += page.entries.length + page.cards.length;
       if (!page.more) return pulled;
     }

@@ -2,7 +2,8 @@
 // acknowledgements, the pull cursor, and HQ's feed applied in one transaction per page.
 // Everything needed to resume after a crash is in the database.
 import { asciiJson, type Ledger } from '../db/ledger';
-import type { PullResponse, PushResponse } from '../protocol/sync';
+import { describeErrors, validateProgram } from '../engine';
+import type { PullResponse, PulledProgram, PushResponse } from '../protocol/sync';
 
 /** An outbox row on its way to HQ; the payload stays the JSON it was committed as, as bytes. */
 export interface PendingOp {
@@ -84,7 +85,7 @@ export class SyncStore {
   }
 
   /** One page of HQ's feed and the cursor after it, together or not at all. */
-  applyPull(page: PullResponse) {
+  applyPull(page: PullResponse, now: string = new Date().toISOString()) {
     this.ledger.sqlite.transaction(() => {
       for (const c of page.cards) this.ledger.importCard({ ...c, holder: c.holder as never });
       for (const e of page.entries) this.stmts.remote.run({ ...e, chainSeq: e.chainSeq ?? null });
@@ -92,7 +93,30 @@ export class SyncStore {
         this.ledger.countRemotePurchase(p);
         if (p.returnOf) this.ledger.noteReturnElsewhere(p.returnOf.saleId, p.returnOf);
       }
+      for (const p of page.programs ?? []) this.takeProgram(p, now);
       this.put('hq_cursor', String(page.cursor));
     }).immediate();
+  }
+
+  /**
+   * A program version HQ published becomes the one the tills price with, once it validates here
+   * as it did at HQ (the same hash). One that does not (a terminal older than the program's
+   * format) is refused, and the tills keep the program they have; the refusal is kept for the
+   * status screen. Either way the feed moves on.
+   */
+  private takeProgram(p: PulledProgram, now: string) {
+    const checked = validateProgram(p.definition);
+    if (checked.ok && checked.hash === p.hash) {
+      this.ledger.activateProgram(checked.program, checked.hash, 'hq', now);
+      this.put('program_refused', '');
+      return;
+    }
+    const why = checked.ok ? `its hash here is ${checked.hash}, at HQ ${p.hash}` : describeErrors(checked.errors);
+    this.put('program_refused', `HQ's program ${p.id} version ${p.version} does not validate on this terminal (${why}); the tills keep the program they had`);
+  }
+
+  /** Why the newest program HQ published is not in force here, if it is not. */
+  programRefused(): string | null {
+    return this.get('program_refused') || null;
   }
 }

@@ -37,6 +37,13 @@ function StatusBar() {
         {sync.hqUrl ? (sync.online ? t('online') : t('offline')) : t('noHq')} · <span data-testid="sync-pending" data-count={sync.pendingOperations}>{t('pendingOps', { count: sync.pendingOperations })}</span>
         {sync.oldestPendingAt && <span data-testid="sync-oldest"> · {t('oldestPending', { age: formatAge(Date.now() - Date.parse(sync.oldestPendingAt), i18n.language) })}</span>}
       </span>
+      {status.program && (
+        <span className={status.program.refused ? 'program program-refused' : 'program'} data-testid="program" title={status.program.refused ?? status.program.hash}>
+          {t('program')}: {status.program.name} v{status.program.version}
+          {status.program.source === 'hq' && ` (${t('programFromHq')})`}
+          {status.program.refused && ' ⚠'}
+        </span>
+      )}
       <span className="lang">
         <button onClick={() => setLanguage('ru')}>RU</button>
         <button onClick={() => setLanguage('en')}>EN</button>

@@ -35,6 +35,8 @@ export const en: Messages = {
   online: 'HQ online',
   offline: 'HQ unreachable',
   noHq: 'HQ not configured',
+  program: 'Program',
+  programFromHq: 'from HQ',
   oldestPending: 'oldest {{age}}',
   pendingOps: '{{count}} waiting to sync',
   reader_connected: 'connected',

@@ -33,6 +33,8 @@ export const ru = {
   online: 'HQ на связи',
   offline: 'Нет связи с HQ',
   noHq: 'HQ не настроен',
+  program: 'Программа',
+  programFromHq: 'из центра',
   oldestPending: 'старейшая {{age}}',
   pendingOps: 'ожидают отправки: {{count}}',
   reader_connected: 'подключён',

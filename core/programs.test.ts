@@ -1,0 +1,173 @@
+// Programs come from HQ (SPEC §1, §6): HQ publishes a version once, every terminal pulls it with
+// its feed, and the next sale on a till is priced by it. HQ refuses a version it cannot take, and
+// a terminal that cannot validate a version keeps the program it has and says why. Terminals and
+// HQ over real HTTP (embedded PostgreSQL, or the real server with DATABASE_URL).
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Terminal } from './terminal';
+import { silentLogger } from './log';
+import { createUser } from '../db/admin';
+import { startTestHq, type TestHq } from '../hq/testing';
+import { buildServer } from '../hq/server';
+import { HqError } from '../hq/service';
+import { sql } from '../hq/db';
+import { SyncStore } from '../sync/store';
+import type { ApiResult } from '../protocol/api';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const ok = <T>(r: ApiResult<T>): T => {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+};
+
+const CARD = '7789000000019';
+const milk = { sku: 'MILK-1L', name: 'Молоко', category: 'dairy', qty: 2, unitPrice: 8990 };
+const demo = () => JSON.parse(readFileSync('resources/demo-program.json', 'utf8')) as { version: number; name: string; earn: { percent: number } };
+/** The demo program at another version, earning another percent. */
+const demoAt = (version: number, percent: number) => ({ ...demo(), version, name: `Копилка v${version}`, earn: { ...demo().earn, percent } });
+
+async function till(hq: TestHq, opts: { demo: boolean; dir?: string; programFile?: string }): Promise<Terminal> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'programs-'));
+  if (!opts.dir) dirs.push(dir);
+  const fresh = !opts.dir;
+  const t = await Terminal.start({
+    dataDir: dir,
+    readers: [],
+    demo: opts.demo && fresh,
+    hqUrl: hq.url,
+    ...(fresh ? { hqCode: await hq.service.createRegistrationCode('store-1') } : {}),
+    ...(opts.programFile ? { programFile: opts.programFile } : {}),
+    logger: silentLogger,
+  });
+  if (!opts.demo && fresh) createUser(t.ledger, 'Кассир Борис', 'cashier', '1111', new Date().toISOString());
+  ok(await t.api.call('login', { pin: '1111' }));
+  if (fresh) ok(await t.api.call('openShift', {}));
+  return t;
+}
+
+const programOf = async (t: Terminal) => ok(await t.api.call('status', {})).program!;
+
+describe('programs from HQ', () => {
+  it('a version HQ publishes reaches every terminal through the feed and prices the next sale; a restart with an old file keeps it', async () => {
+    const hq = await startTestHq();
+    const a = await till(hq, { demo: true });
+    try {
+      const card = ok(await a.api.call('identify', { query: CARD }));
+      ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] })); // the first purchase (welcome bonus)
+      const before = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] }));
+      expect(before.priced.program.version).toBe(1);
+      expect(await programOf(a)).toMatchObject({ id: 'demo', version: 1, source: 'demo', refused: null });
+
+      const v2 = await hq.service.publishProgram(demoAt(2, 10));
+      expect(v2).toMatchObject({ id: 'demo', version: 2, published: true });
+      // Not yet pulled: the till still prices with version 1.
+      expect(ok(await a.api.call('price', { cardId: card.cardId, lines: [milk] })).program.version).toBe(1);
+
+      await a.sync!.syncOnce();
+      expect(await programOf(a)).toMatchObject({ id: 'demo', version: 2, name: 'Копилка v2', hash: v2.hash, source: 'hq', refused: null });
+      const after = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] }));
+      expect(after.priced.program).toMatchObject({ id: 'demo', version: 2, hash: v2.hash });
+      // 10% in place of 5% of the same line at the same discount tier: twice the points (each rounded down).
+      const earned = (s: typeof before) => s.priced.lines[0]!.pointsEarned;
+      expect(earned(before)).toBeGreaterThan(0);
+      expect([2 * earned(before), 2 * earned(before) + 1]).toContain(earned(after));
+      await a.sync!.syncOnce();
+      const [atHq] = await hq.db.rows<{ program_version: number; program_hash: string }>(sql`SELECT program_version, program_hash FROM receipts WHERE id = ${after.receiptId}`);
+      expect(atHq).toMatchObject({ program_version: 2, program_hash: v2.hash });
+
+      // A terminal that joins later gets the version in force with its first pull.
+      const b = await till(hq, { demo: false });
+      try {
+        expect(await programOf(b)).toMatchObject({ version: 1, source: 'demo' });
+        await b.sync!.syncOnce();
+        expect(await programOf(b)).toMatchObject({ version: 2, hash: v2.hash, source: 'hq' });
+      } finally {
+        await b.close();
+      }
+
+      // A restart with the file it ran before HQ's version: HQ's stays (the feed will not bring it again) ...
+      const dir = dirs[0]!; // a's
+      const v1File = join(dir, 'v1.json');
+      writeFileSync(v1File, JSON.stringify(demo()));
+      await a.close();
+      const restarted = await till(hq, { demo: true, dir, programFile: v1File });
+      expect(await programOf(restarted)).toMatchObject({ version: 2, source: 'hq' });
+      await restarted.close();
+      // ... until that file was never in force here: a new file is the operator's word.
+      const v3File = join(dir, 'v3.json');
+      writeFileSync(v3File, JSON.stringify(demoAt(3, 7)));
+      const withFile = await till(hq, { demo: true, dir, programFile: v3File });
+      expect(await programOf(withFile)).toMatchObject({ version: 3, source: 'file' });
+      await withFile.close();
+    } finally {
+      await hq.destroy();
+    }
+  });
+
+  it('HQ takes each version once, and refuses an invalid program, other content under a published version, and an older version', async () => {
+    const hq = await startTestHq();
+    try {
+      const refusal = async (json: unknown) => {
+        const e = await hq.service.publishProgram(json).then(() => null, (err: unknown) => err);
+        expect(e).toBeInstanceOf(HqError);
+        return e as HqError;
+      };
+      const v2 = await hq.service.publishProgram(demoAt(2, 10));
+      expect(await hq.service.publishProgram(demoAt(2, 10))).toEqual({ ...v2, published: false });
+      expect(await refusal(demoAt(2, 12))).toMatchObject({ status: 409, code: 'program_version_taken', message: expect.stringMatching(/version 2 of program demo is already published with other content: publish the change as version 3/) });
+      expect(await refusal(demoAt(1, 12))).toMatchObject({ status: 409, code: 'program_version_old', message: expect.stringMatching(/at version 2/) });
+      const invalid = await refusal({ ...demoAt(3, 10), earn: { ...demo().earn, percent: -5 } });
+      expect(invalid).toMatchObject({ status: 400, code: 'program_invalid' });
+      expect(invalid.message).toMatch(/earn\.percent/);
+      // Nothing refused was kept: the feed has version 2 alone.
+      expect((await hq.service.programs()).map((p) => [p.id, p.version])).toEqual([['demo', 2]]);
+
+      // Over HTTP, with HQ's admin token.
+      const app = buildServer(hq.service, { adminToken: 'admin-secret' });
+      try {
+        const post = (body: unknown, token = 'admin-secret') => app.inject({ method: 'POST', url: '/v1/admin/programs', headers: { 'x-admin-token': token }, payload: body as object });
+        expect((await post(demoAt(3, 8), 'wrong')).statusCode).toBe(401);
+        const created = await post(demoAt(3, 8));
+        expect(created.statusCode).toBe(201);
+        expect(created.json()).toMatchObject({ id: 'demo', version: 3, published: true });
+        expect((await post(demoAt(3, 8))).statusCode).toBe(200);
+        const bad = await post({ ...demoAt(4, 8), stacking: 'sometimes' });
+        expect(bad.statusCode).toBe(400);
+        expect(JSON.stringify(bad.json())).toMatch(/stacking/);
+        const listed = await app.inject({ method: 'GET', url: '/v1/admin/programs', headers: { 'x-admin-token': 'admin-secret' } });
+        expect((listed.json() as { version: number }[]).map((p) => p.version)).toEqual([3, 2]);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await hq.destroy();
+    }
+  });
+
+  it('a version the terminal cannot validate is refused there: the tills keep their program, the status says why, the feed moves on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'programs-'));
+    dirs.push(dir);
+    const t = await Terminal.start({ dataDir: dir, readers: [], demo: true, logger: silentLogger });
+    try {
+      const store = new SyncStore(t.ledger);
+      const page = (hqSeq: number, definition: unknown, hash: string) => ({ cursor: hqSeq, more: false, entries: [], cards: [], programs: [{ hqSeq, id: 'demo', version: 2, hash, definition, publishedAt: new Date().toISOString() }] });
+      store.applyPull(page(5, { ...demoAt(2, 10), earn: { ...demo().earn, mode: 'lottery' } }, 'f'.repeat(64)));
+      expect(store.cursor()).toBe(5);
+      const kept = await programOf(t);
+      expect(kept).toMatchObject({ version: 1, source: 'demo' });
+      expect(kept.refused).toMatch(/HQ's program demo version 2 does not validate on this terminal \(earn.*\); the tills keep the program they had/);
+      // Valid, but not what HQ validated (a hash of its own): refused too.
+      store.applyPull(page(6, demoAt(2, 10), 'f'.repeat(64)));
+      expect((await programOf(t)).refused).toMatch(/its hash here is [0-9a-f]{64}, at HQ f{64}/);
+      expect((await programOf(t)).version).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+});
