@@ -1,6 +1,7 @@
 // HQ's dashboard: is the loyalty program working? The figures over time, the RFM segment grid, the
 // NPS trend, before/after the program change, and the terminals' sync health — each table also
-// as CSV. Everything comes from HQ's /v1/dashboard API, behind HQ login.
+// as CSV; and the programs HQ publishes to the terminals. Everything comes from HQ's
+// /v1/dashboard API, behind HQ login.
 import { useEffect, useState, type FormEvent } from 'react';
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 
@@ -260,6 +261,7 @@ function Figures() {
             </>
           )}
         </section>
+        <Programs />
         <section className="wide" data-testid="terminals">
           <h2>
             Терминалы: синхронизация <Csv path="/v1/dashboard/terminals" />
@@ -291,6 +293,64 @@ function Figures() {
         </section>
       </main>
     </>
+  );
+}
+
+/** The versions HQ has published (the newest is in force on every terminal once pulled), and a new one from a JSON file. */
+function Programs() {
+  const [versions, setVersions] = useState<Row[]>([]);
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const load = () => void get<Row[]>('/v1/dashboard/programs').then(setVersions);
+  useEffect(load, []);
+  const publish = async (file: File | undefined) => {
+    if (!file) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(await file.text());
+    } catch (e) {
+      setMessage({ ok: false, text: `${file.name}: не JSON (${(e as Error).message})` });
+      return;
+    }
+    const res = await fetch('/v1/dashboard/programs', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
+    const body = (await res.json().catch(() => ({}))) as { error?: string; id?: string; version?: number; published?: boolean };
+    if (!res.ok) setMessage({ ok: false, text: `Не опубликовано: ${body.error ?? `HTTP ${res.status}`}` });
+    else setMessage({ ok: true, text: body.published ? `Опубликована версия ${body.version} программы ${body.id}: кассы перейдут на неё при следующей синхронизации` : `Версия ${body.version} программы ${body.id} уже опубликована` });
+    load();
+  };
+  return (
+    <section className="wide" data-testid="programs">
+      <h2>Программы</h2>
+      <label className="publish">
+        Опубликовать версию (JSON): <input type="file" accept=".json,application/json" data-testid="program-file" onChange={(e) => void publish(e.target.files?.[0]).finally(() => (e.target.value = ''))} />
+      </label>
+      {message && (
+        <p className={message.ok ? 'ok' : 'error'} data-testid="program-message">
+          {message.text}
+        </p>
+      )}
+      <table>
+        <thead>
+          <tr>
+            <th>Программа</th>
+            <th>Версия</th>
+            <th>Название</th>
+            <th>Опубликована</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {versions.map((p, i) => (
+            <tr key={`${String(p.id)}-${String(p.version)}`} data-testid="program-row">
+              <td>{String(p.id)}</td>
+              <td>{String(p.version)}</td>
+              <td>{String(p.name)}</td>
+              <td>{new Date(String(p.publishedAt)).toLocaleString('ru-RU')}</td>
+              <td>{i === 0 ? 'действует' : ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
 

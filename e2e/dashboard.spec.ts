@@ -1,6 +1,7 @@
 // The HQ dashboard in Debian Chromium on demo data: login, the figures, the charts and the
 // terminals table, checked against what HQ computes.
 import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestHq, type TestHq } from '../hq/testing';
 import { generateChain } from '../hq/chain-data';
@@ -55,4 +56,29 @@ test('the dashboard shows HQ’s figures, charts and terminals behind a login', 
   expect(csv.headers()['content-type']).toContain('text/csv');
   expect((await csv.text()).split('\n')[0]).toContain('terminal_id');
   await page.screenshot({ path: join('e2e', 'screenshots', 'hq-dashboard.png'), fullPage: true });
+});
+
+test('HQ publishes a program version from the dashboard; a broken file or program is refused with the reason', async ({ page }) => {
+  await page.goto(hq.url);
+  await page.getByTestId('hq-user').fill('hq');
+  await page.getByTestId('hq-password').fill('demo');
+  await page.getByTestId('hq-login-submit').click();
+  const program = JSON.parse(readFileSync('resources/demo-program.json', 'utf8')) as Record<string, unknown>;
+  const upload = (name: string, body: string) => page.getByTestId('program-file').setInputFiles({ name, mimeType: 'application/json', buffer: Buffer.from(body) });
+
+  await upload('summer.json', JSON.stringify({ ...program, version: 2, name: 'Летняя копилка' }));
+  await expect(page.getByTestId('program-message')).toHaveText(/Опубликована версия 2 программы demo/);
+  await expect(page.getByTestId('program-row')).toHaveCount(1);
+  await expect(page.getByTestId('program-row').first()).toContainText('Летняя копилка');
+  await expect(page.getByTestId('program-row').first()).toContainText('действует');
+  expect((await hq.service.programs()).map((p) => p.version)).toEqual([2]); // what the feed now carries
+
+  await upload('broken.json', '{"id": "demo",');
+  await expect(page.getByTestId('program-message')).toHaveText(/broken\.json: не JSON/);
+  await upload('bad.json', JSON.stringify({ ...program, version: 3, stacking: 'sometimes' }));
+  await expect(page.getByTestId('program-message')).toHaveText(/Не опубликовано: the program is invalid: stacking/);
+  await upload('old.json', JSON.stringify({ ...program, version: 1 }));
+  await expect(page.getByTestId('program-message')).toHaveText(/Не опубликовано: program demo is at version 2/);
+  await expect(page.getByTestId('program-row')).toHaveCount(1);
+  await page.getByTestId('programs').screenshot({ path: join('e2e', 'screenshots', 'hq-programs.png') });
 });

@@ -134,6 +134,17 @@ export function dashboardRoutes(app: FastifyInstance, service: HqService, dir = 
     const rows = Object.keys(r.before).map((figure) => ({ figure, before: r.before[figure as keyof typeof r.before], after: r.after[figure as keyof typeof r.after] }));
     return { at: at.toISOString(), days, rows };
   });
+  // The programs HQ has published, and publishing a new version (it reaches every terminal through the feed).
+  app.get('/v1/dashboard/programs', async (req) => {
+    requireUser(req);
+    return (await service.programs()).map(({ definition, ...p }) => ({ ...p, name: (definition as { name?: unknown }).name ?? '' }));
+  });
+  app.post('/v1/dashboard/programs', async (req, reply) => {
+    requireUser(req);
+    const published = await service.publishProgram(req.body);
+    reply.code(published.published ? 201 : 200);
+    return published;
+  });
   app.get('/v1/dashboard/terminals', async (req, reply) => {
     requireUser(req);
     return table(req, reply, 'terminals', (await service.terminalsHealth()) as Record<string, unknown>[]);
