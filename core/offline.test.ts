@@ -1,31 +1,20 @@
 // While HQ is unreachable, a card pays with points on this terminal only within the allowance HQ
 // granted it; beyond that the cashier sees why and the sale still goes ahead without points.
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { Terminal } from './terminal';
+import { ok, tempDirs } from './testkit';
 import { silentLogger } from './log';
 import { startTestHq } from '../hq/testing';
 import { sql } from '../hq/db';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-const ok = <T>(r: { ok: true; value: T } | { ok: false; error: { message: string } }): T => {
-  if (!r.ok) throw new Error(r.error.message);
-  return r.value;
-};
+const dirs = tempDirs('offline-');
 const lines = [{ sku: 'CHEESE', name: 'Сыр', category: 'dairy', qty: 4, unitPrice: 32900 }];
 
 describe('offline redemption', () => {
   it('is bounded by the card’s allowance from HQ, refused beyond it with the reason, and settled at HQ', async () => {
     const hq = await startTestHq();
     await hq.service.allowances.setPolicy({ perCardPoints: 150 });
-    const dir = mkdtempSync(join(tmpdir(), 'offline-'));
-    dirs.push(dir);
+    const dir = dirs.make();
     const t = await Terminal.start({ dataDir: dir, readers: [], demo: true, hqUrl: hq.url, hqCode: await hq.service.createRegistrationCode('store-1'), logger: silentLogger });
     try {
       ok(await t.api.call('login', { pin: '1111' }));

@@ -2,11 +2,11 @@
 // its feed, and the next sale on a till is priced by it. HQ refuses a version it cannot take, and
 // a terminal that cannot validate a version keeps the program it has and says why. Terminals and
 // HQ over real HTTP (embedded PostgreSQL, or the real server with DATABASE_URL).
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Terminal } from './terminal';
+import { ok, tempDirs } from './testkit';
 import { silentLogger } from './log';
 import { createUser } from '../db/admin';
 import { startTestHq, type TestHq } from '../hq/testing';
@@ -14,17 +14,8 @@ import { buildServer } from '../hq/server';
 import { HqError } from '../hq/service';
 import { sql } from '../hq/db';
 import { SyncStore } from '../sync/store';
-import type { ApiResult } from '../protocol/api';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-const ok = <T>(r: ApiResult<T>): T => {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-};
+const dirs = tempDirs('programs-');
 
 const CARD = '7789000000019';
 const milk = { sku: 'MILK-1L', name: 'Молоко', category: 'dairy', qty: 2, unitPrice: 8990 };
@@ -33,8 +24,7 @@ const demo = () => JSON.parse(readFileSync('resources/demo-program.json', 'utf8'
 const demoAt = (version: number, percent: number) => ({ ...demo(), version, name: `Копилка v${version}`, earn: { ...demo().earn, percent } });
 
 async function till(hq: TestHq, opts: { demo: boolean; dir?: string; programFile?: string }): Promise<Terminal> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'programs-'));
-  if (!opts.dir) dirs.push(dir);
+  const dir = opts.dir ?? dirs.make();
   const fresh = !opts.dir;
   const t = await Terminal.start({
     dataDir: dir,
@@ -92,7 +82,7 @@ describe('programs from HQ', () => {
       }
 
       // A restart with the file it ran before HQ's version: HQ's stays (the feed will not bring it again) ...
-      const dir = dirs[0]!; // a's
+      const dir = dirs.made[0]!; // a's
       const v1File = join(dir, 'v1.json');
       writeFileSync(v1File, JSON.stringify(demo()));
       await a.close();
@@ -151,8 +141,7 @@ describe('programs from HQ', () => {
   });
 
   it('a version the terminal cannot validate is refused there: the tills keep their program, the status says why, the feed moves on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'programs-'));
-    dirs.push(dir);
+    const dir = dirs.make();
     const t = await Terminal.start({ dataDir: dir, readers: [], demo: true, logger: silentLogger });
     try {
       const store = new SyncStore(t.ledger);

@@ -3,32 +3,17 @@
 // till the customer brings the goods to. What one till wrote off (expiry, burn) and what another
 // did meanwhile without hearing of it end as if done in their true order. Two terminals and HQ over real HTTP (embedded PostgreSQL,
 // or the real server with DATABASE_URL), driven through the terminal's API as the screens drive it.
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { Terminal } from './terminal';
+import { ok, refused, tempDirs } from './testkit';
 import { silentLogger } from './log';
 import { createUser } from '../db/admin';
 import { burnInactive, expireLots } from '../db/jobs';
 import { startTestHq, type TestHq } from '../hq/testing';
 import { sql } from '../hq/db';
-import type { ApiResult } from '../protocol/api';
 import type { AllowancePolicy } from '../protocol/sync';
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-const ok = <T>(r: ApiResult<T>): T => {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-};
-const refused = <T>(r: ApiResult<T>) => {
-  if (r.ok) throw new Error('expected a refusal');
-  return r.error;
-};
+const dirs = tempDirs('elsewhere-');
 
 const CARD = '7789000000019';
 const cheese = { sku: 'CHEESE', name: 'Сыр', category: 'dairy', qty: 3, unitPrice: 32900 };
@@ -60,8 +45,7 @@ const redeemedFrom = (t: Terminal, lot: string) => -(t.ledger.sqlite.prepare("SE
 
 /** A terminal of the chain; `demo` seeds the demo cards (one terminal only: they are enrolled there). */
 async function till(hq: TestHq, demo: boolean): Promise<Terminal> {
-  const dir = mkdtempSync(join(tmpdir(), 'elsewhere-'));
-  dirs.push(dir);
+  const dir = dirs.make();
   const t = await Terminal.start({ dataDir: dir, readers: [], demo, hqUrl: hq.url, hqCode: await hq.service.createRegistrationCode('store-1'), logger: silentLogger });
   if (!demo) createUser(t.ledger, 'Кассир Борис', 'cashier', '1111', new Date().toISOString());
   ok(await t.api.call('login', { pin: '1111' }));
