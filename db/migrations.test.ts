@@ -39,6 +39,15 @@ function ledger0007(): string {
   return path;
 }
 
+/** The migrations' journal, in the order they are applied. */
+const journal = () => (JSON.parse(readFileSync(join(import.meta.dirname, 'migrations', 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string; when: number }[] }).entries;
+
+it('dates each migration after the one before: drizzle applies to a ledger only those dated after the newest it has', () => {
+  const entries = journal();
+  const late = entries.filter((e, i) => i > 0 && e.when <= entries[i - 1]!.when).map((e) => e.tag);
+  expect(late).toEqual([]);
+});
+
 describe('migrations 0008 and 0009 (clustered cards and cardholders, cardholder lists, lean indexes, a card carrying its holder)', () => {
   it('keeps every card, cardholder, entry and receipt of an older ledger, and finds them as before', () => {
     const path = ledger0007();
@@ -62,6 +71,10 @@ describe('migrations 0008 and 0009 (clustered cards and cardholders, cardholder 
     // 0010: HQ's replicated entries are found by lot as well as by cardholder; 0012: and by their place in their terminal's chain.
     expect(indexes).toEqual(['point_entries_draws', 'point_entries_expiry', 'receipts_number_elsewhere', 'receipts_original', 'remote_entries_cardholder', 'remote_entries_chain', 'remote_entries_lot', 'sqlite_autoindex_receipts_1', 'sqlite_autoindex_remote_entries_1']);
     expect(ledger.sqlite.prepare("SELECT name FROM pragma_table_info('remote_entries')").pluck().all()).toContain('chain_seq');
+    // 0015: that chain index holds a merge's transfers alone. Every migration of the journal was
+    // applied to this older ledger, not only to a new one (drizzle skips one dated before the newest applied).
+    expect(ledger.sqlite.prepare("SELECT sql FROM sqlite_master WHERE name = 'remote_entries_chain'").pluck().get()).toMatch(/WHERE kind = 'transfer'$/);
+    expect(ledger.sqlite.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get()).toBe(journal().length);
     // The same entries with the same rowids (chain order), each linked to its holder's previous one.
     const lastOf = new Map<unknown, number>();
     const linked = before.entries.map((e) => {
@@ -180,6 +193,9 @@ describe('backups', () => {
     const [backup, ...more] = listBackups(path);
     expect(more).toEqual([]);
     expect(backup).toMatch(/-pre-migration\.db$/);
+    // Migrated: the next start has nothing to apply, and copies nothing.
+    new Ledger({ path }).close();
+    expect(listBackups(path)).toEqual([backup]);
     expect(settingIn(backup!)).toEqual({ ...before, value: 'yes', check: 'ok' });
     expect(before.migrations).toBeLessThan(migrated as number);
     expect(before.freePages).toBeGreaterThan(0); // copied, not rebuilt

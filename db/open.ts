@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,12 +117,13 @@ function hasTables(sqlite: Database.Database): boolean {
   return !!sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='settings'").get();
 }
 
+/** Whether drizzle will apply a migration: as it decides, one dated (in the journal) after the newest applied. */
 function hasPendingMigrations(sqlite: Database.Database, folder: string): boolean {
-  const applied = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='__drizzle_migrations'").get()
-    ? (sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n
-    : 0;
-  const total = readdirSync(folder).filter((f) => f.endsWith('.sql')).length;
-  return applied < total;
+  const newest = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='__drizzle_migrations'").get()
+    ? (sqlite.prepare('SELECT max(created_at) FROM __drizzle_migrations').pluck().get() as number | null)
+    : null;
+  const journal = JSON.parse(readFileSync(join(folder, 'meta', '_journal.json'), 'utf8')) as { entries: { when: number }[] };
+  return newest === null || journal.entries.some((e) => e.when > Number(newest));
 }
 
 export function backupDir(dbPath: string): string {
