@@ -1,6 +1,7 @@
-// Which program prices sales: the newest HQ has published, as the feed brings it (sync/store.ts);
-// until then, or on a terminal without HQ, a file given at start-up, else the ledger's active
-// version, else (on a fresh ledger) the demo program shipped in resources/.
+// Which program prices sales: the newest HQ has published whose moment has come, as the feed
+// brings it (sync/store.ts, Ledger.activateDueProgram); until then, or on a terminal without HQ,
+// a file given at start-up, else the ledger's active version, else (on a fresh ledger) the demo
+// program shipped in resources/.
 import { readFileSync } from 'node:fs';
 import { describeErrors, validateProgram, type Program } from '../engine';
 import type { Ledger, ProgramSource } from '../db/ledger';
@@ -23,7 +24,7 @@ export function readProgramFile(file: string): ActiveProgram {
   return { program: checked.program, hash: checked.hash };
 }
 
-function activate(ledger: Ledger, active: ActiveProgram, source: ProgramSource, now: string): ActiveProgram {
+function activate(ledger: Ledger, active: ActiveProgram, source: Exclude<ProgramSource, 'hq'>, now: string): ActiveProgram {
   ledger.activateProgram(active.program, active.hash, source, now);
   return active;
 }

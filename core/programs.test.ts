@@ -23,7 +23,7 @@ const demo = () => JSON.parse(readFileSync('resources/demo-program.json', 'utf8'
 /** The demo program at another version, earning another percent. */
 const demoAt = (version: number, percent: number) => ({ ...demo(), version, name: `Копилка v${version}`, earn: { ...demo().earn, percent } });
 
-async function till(hq: TestHq, opts: { demo: boolean; dir?: string; programFile?: string }): Promise<Terminal> {
+async function till(hq: TestHq, opts: { demo: boolean; dir?: string; programFile?: string; clock?: () => Date }): Promise<Terminal> {
   const dir = opts.dir ?? dirs.make();
   const fresh = !opts.dir;
   const t = await Terminal.start({
@@ -33,6 +33,7 @@ async function till(hq: TestHq, opts: { demo: boolean; dir?: string; programFile
     hqUrl: hq.url,
     ...(fresh ? { hqCode: await hq.service.createRegistrationCode('store-1') } : {}),
     ...(opts.programFile ? { programFile: opts.programFile } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
     logger: silentLogger,
   });
   if (!opts.demo && fresh) createUser(t.ledger, 'Кассир Борис', 'cashier', '1111', new Date().toISOString());
@@ -100,6 +101,38 @@ describe('programs from HQ', () => {
     }
   });
 
+  it('a version published for a later moment comes into force then on a terminal that has it, offline too; one published after it for an earlier moment replaces it', async () => {
+    const hq = await startTestHq();
+    let now = Date.now();
+    const hour = 3600_000;
+    const a = await till(hq, { demo: true, clock: () => new Date(now) });
+    try {
+      const card = ok(await a.api.call('identify', { query: CARD }));
+      await hq.service.publishProgram(demoAt(2, 10), { activeFrom: new Date(now + 2 * hour).toISOString() });
+      const v3 = await hq.service.publishProgram(demoAt(3, 8), { activeFrom: new Date(now + hour).toISOString() });
+      expect((await hq.service.programs()).map((p) => [p.version, p.state])).toEqual([[3, 'to come'], [2, 'replaced']]);
+      await a.sync!.syncOnce();
+      // Pulled, not yet in force: the till prices with version 1 and says what comes next, and when.
+      expect(await programOf(a)).toMatchObject({ version: 1, next: { id: 'demo', version: 3, name: 'Копилка v3', activeFrom: v3.activeFrom } });
+      expect(ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] })).priced.program.version).toBe(1);
+
+      await hq.stop(); // offline from here on
+      now += hour + 1000;
+      const sale = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] }));
+      expect(sale.priced.program).toMatchObject({ version: 3, hash: v3.hash });
+      expect(await programOf(a)).toMatchObject({ version: 3, source: 'hq', next: null });
+      // Version 2's moment comes too, but version 3 was published after it: 3 stays.
+      now += 2 * hour;
+      expect(ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] })).priced.program.version).toBe(3);
+      await hq.start();
+      const refusal = await hq.service.publishProgram(demoAt(4, 8), { activeFrom: 'next monday' }).catch((e: unknown) => e);
+      expect(refusal).toMatchObject({ status: 400, message: expect.stringMatching(/activeFrom must be a date and time/) });
+    } finally {
+      await a.close();
+      await hq.destroy();
+    }
+  });
+
   it('HQ takes each version once, and refuses an invalid program, other content under a published version, and an older version', async () => {
     const hq = await startTestHq();
     try {
@@ -145,7 +178,8 @@ describe('programs from HQ', () => {
     const t = await Terminal.start({ dataDir: dir, readers: [], demo: true, logger: silentLogger });
     try {
       const store = new SyncStore(t.ledger);
-      const page = (hqSeq: number, definition: unknown, hash: string) => ({ cursor: hqSeq, more: false, entries: [], cards: [], programs: [{ hqSeq, id: 'demo', version: 2, hash, definition, publishedAt: new Date().toISOString() }] });
+      const at = new Date().toISOString();
+      const page = (hqSeq: number, definition: unknown, hash: string) => ({ cursor: hqSeq, more: false, entries: [], cards: [], programs: [{ hqSeq, id: 'demo', version: 2, hash, definition, publishedAt: at, activeFrom: at }] });
       store.applyPull(page(5, { ...demoAt(2, 10), earn: { ...demo().earn, mode: 'lottery' } }, 'f'.repeat(64)));
       expect(store.cursor()).toBe(5);
       const kept = await programOf(t);

@@ -313,8 +313,10 @@ export class Terminal {
   }
 
   /** The program the tills price with: the ledger's active version, taken up again when another
-   *  becomes active (a version HQ published, brought by the feed), so the next pricing uses it. */
+   *  becomes active (a version HQ published, brought by the feed, whose moment has come: online
+   *  or not), so the next pricing uses it. */
   private activeProgram(): ActiveProgram | null {
+    this.ledger.activateDueProgram(this.now());
     const hash = this.ledger.activeProgramHash();
     if (hash && hash !== this.program?.hash) {
       const next = storedActiveProgram(this.ledger);
@@ -330,7 +332,7 @@ export class Terminal {
     const active = this.activeProgram();
     if (!active) return null;
     const { id, version, name } = active.program;
-    return { id, version, hash: active.hash, name, source: this.ledger.activeProgram()?.source ?? null, refused: store.programRefused() };
+    return { id, version, hash: active.hash, name, source: this.ledger.activeProgram()?.source ?? null, refused: store.programRefused(), next: this.ledger.nextProgram(this.now()) };
   }
 
   private requireProgram(): ActiveProgram {

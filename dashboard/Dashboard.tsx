@@ -296,10 +296,11 @@ function Figures() {
   );
 }
 
-/** The versions HQ has published (the newest is in force on every terminal once pulled), and a new one from a JSON file. */
+/** The versions HQ has published (the one in force, those to come), and a new one from a JSON file, at once or from a moment. */
 function Programs() {
   const [versions, setVersions] = useState<Row[]>([]);
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [from, setFrom] = useState(''); // local date and time; empty: at once
   const load = () => void get<Row[]>('/v1/dashboard/programs').then(setVersions);
   useEffect(load, []);
   const publish = async (file: File | undefined) => {
@@ -311,15 +312,20 @@ function Programs() {
       setMessage({ ok: false, text: `${file.name}: не JSON (${(e as Error).message})` });
       return;
     }
-    const res = await fetch('/v1/dashboard/programs', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
-    const body = (await res.json().catch(() => ({}))) as { error?: string; id?: string; version?: number; published?: boolean };
+    const when = from ? `?activeFrom=${encodeURIComponent(new Date(from).toISOString())}` : '';
+    const res = await fetch(`/v1/dashboard/programs${when}`, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
+    const body = (await res.json().catch(() => ({}))) as { error?: string; id?: string; version?: number; published?: boolean; activeFrom?: string };
+    const at = body.activeFrom && Date.parse(body.activeFrom) > Date.now() ? `с ${new Date(body.activeFrom).toLocaleString('ru-RU')}` : 'после следующей синхронизации';
     if (!res.ok) setMessage({ ok: false, text: `Не опубликовано: ${body.error ?? `HTTP ${res.status}`}` });
-    else setMessage({ ok: true, text: body.published ? `Опубликована версия ${body.version} программы ${body.id}: кассы перейдут на неё при следующей синхронизации` : `Версия ${body.version} программы ${body.id} уже опубликована` });
+    else setMessage({ ok: true, text: body.published ? `Опубликована версия ${body.version} программы ${body.id}: кассы перейдут на неё ${at}` : `Версия ${body.version} программы ${body.id} уже опубликована` });
     load();
   };
   return (
     <section className="wide" data-testid="programs">
       <h2>Программы</h2>
+      <label className="publish">
+        В силе с <input type="datetime-local" data-testid="program-from" value={from} onChange={(e) => setFrom(e.target.value)} /> (пусто — сразу)
+      </label>
       <label className="publish">
         Опубликовать версию (JSON): <input type="file" accept=".json,application/json" data-testid="program-file" onChange={(e) => void publish(e.target.files?.[0]).finally(() => (e.target.value = ''))} />
       </label>
@@ -335,17 +341,19 @@ function Programs() {
             <th>Версия</th>
             <th>Название</th>
             <th>Опубликована</th>
+            <th>В силе с</th>
             <th />
           </tr>
         </thead>
         <tbody>
-          {versions.map((p, i) => (
+          {versions.map((p) => (
             <tr key={`${String(p.id)}-${String(p.version)}`} data-testid="program-row">
               <td>{String(p.id)}</td>
               <td>{String(p.version)}</td>
               <td>{String(p.name)}</td>
               <td>{new Date(String(p.publishedAt)).toLocaleString('ru-RU')}</td>
-              <td>{i === 0 ? 'действует' : ''}</td>
+              <td>{new Date(String(p.activeFrom)).toLocaleString('ru-RU')}</td>
+              <td>{{ 'in force': 'действует', 'to come': 'запланирована', replaced: '' }[String(p.state)]}</td>
             </tr>
           ))}
         </tbody>

@@ -11,6 +11,9 @@ import { quickCheckInBackground, type IntegrityState } from './integrity';
 import { priceReturn, type CardState, type CardStateNeeds, type PointLot, type PricedBasket, type PricedReturn, type Program, type ReturnRequest, type ReturnableSale } from '../engine';
 import type { RemotePurchase, ReturnElsewhere, SaleElsewhere } from '../protocol/sync';
 
+/** The newest of HQ's program versions that was put in force here, or that a file put in force here replaced. */
+const PROGRAM_HQ_SEQ = "coalesce((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'program_hq_seq'), 0)";
+
 /** Where the active program came from: a file given at start-up, the demo shipped with the terminal, or HQ. */
 export type ProgramSource = 'file' | 'demo' | 'hq';
 
@@ -384,8 +387,20 @@ export class Ledger {
       deactivatePrograms: sqlite.prepare('UPDATE programs SET active = 0 WHERE active = 1'),
       putProgram: sqlite.prepare(
         `INSERT INTO programs (id, version, hash, json, received_at, active) VALUES (?, ?, ?, ?, ?, 1)
-         ON CONFLICT(id, version) DO UPDATE SET hash = excluded.hash, json = excluded.json, received_at = excluded.received_at, active = 1`,
+         ON CONFLICT(id, version) DO UPDATE SET hash = excluded.hash, json = excluded.json, received_at = excluded.received_at, active = 1, hq_seq = NULL, active_from = NULL`,
       ),
+      putHqProgram: sqlite.prepare(
+        `INSERT INTO programs (id, version, hash, json, received_at, active, hq_seq, active_from) VALUES (?, ?, ?, ?, ?, 0, ?, ?)
+         ON CONFLICT(id, version) DO UPDATE SET hash = excluded.hash, json = excluded.json, received_at = excluded.received_at, hq_seq = excluded.hq_seq, active_from = excluded.active_from`,
+      ),
+      // Of HQ's versions not yet put in force here (published after the newest that was, or that a
+      // file replaced), the newest published whose moment has come, and the next to come.
+      dueProgram: sqlite.prepare(`SELECT id, version, hq_seq FROM programs WHERE hq_seq > ${PROGRAM_HQ_SEQ} AND active_from <= ? ORDER BY hq_seq DESC LIMIT 1`),
+      nextProgram: sqlite.prepare(
+        `SELECT id, version, json_extract(json, '$.name') AS name, active_from AS activeFrom FROM programs WHERE hq_seq > ${PROGRAM_HQ_SEQ} AND active_from > ? ORDER BY active_from, hq_seq DESC LIMIT 1`,
+      ),
+      heldHqSeq: sqlite.prepare('SELECT coalesce(max(hq_seq), 0) FROM programs WHERE active_from <= ?').pluck(),
+      activateVersion: sqlite.prepare('UPDATE programs SET active = 1 WHERE id = ? AND version = ?'),
       counter: sqlite.prepare("INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value").pluck(),
     };
     this.chain = this.loadChainHead();
@@ -503,16 +518,48 @@ export class Ledger {
   // ---- programs ---------------------------------------------------------------------------
 
   /**
-   * Makes a program version the one the tills price with. It is kept in `programs` in place of
-   * whatever this ledger held under the same id and version (the latest word on a version wins),
-   * with where it came from. In a transaction of its own, or in the caller's (a page of the feed).
+   * Makes a program version from a file (or the demo) the one the tills price with, kept in
+   * `programs` in place of whatever this ledger held under the same id and version. HQ's versions
+   * whose moment has come stay replaced; one still to come will come into force at its moment.
    */
-  activateProgram(program: Program, hash: string, source: ProgramSource, now: string) {
+  activateProgram(program: Program, hash: string, source: Exclude<ProgramSource, 'hq'>, now: string) {
     this.sqlite.transaction(() => {
       this.stmts.deactivatePrograms.run();
       this.stmts.putProgram.run(program.id, program.version, hash, JSON.stringify(program), now);
       this.saveSetting('program_source', source);
+      this.saveSetting('program_hq_seq', String(this.stmts.heldHqSeq.get(now)));
     })();
+  }
+
+  /**
+   * Keeps a program version HQ published (in the caller's transaction: a page of the feed), in
+   * place of whatever this ledger held under the same id and version. It comes into force at its
+   * `activeFrom` (activateDueProgram), with or without a network.
+   */
+  keepHqProgram(p: { program: Program; hash: string; hqSeq: number; activeFrom: string }, now: string) {
+    this.stmts.putHqProgram.run(p.program.id, p.program.version, p.hash, JSON.stringify(p.program), now, p.hqSeq, p.activeFrom);
+  }
+
+  /**
+   * Puts in force the newest version HQ published whose moment has come, if it is not yet: so a
+   * version published for midnight prices the first sale after midnight, even offline. A version
+   * published after another comes before it, whatever their moments. True if it changed anything.
+   */
+  activateDueProgram(now: string): boolean {
+    const due = this.stmts.dueProgram.get(now) as { id: string; version: number; hq_seq: number } | undefined;
+    if (!due) return false;
+    this.sqlite.transaction(() => {
+      this.stmts.deactivatePrograms.run();
+      this.stmts.activateVersion.run(due.id, due.version);
+      this.saveSetting('program_source', 'hq');
+      this.saveSetting('program_hq_seq', String(due.hq_seq));
+    })();
+    return true;
+  }
+
+  /** The version HQ published that comes into force next, if one is to come. */
+  nextProgram(now: string): { id: string; version: number; name: string; activeFrom: string } | null {
+    return (this.stmts.nextProgram.get(now) as { id: string; version: number; name: string; activeFrom: string } | undefined) ?? null;
   }
 
   /** The program version the tills price with (its hash and JSON, as stored), and where it came from. */

@@ -23,6 +23,9 @@ export const programs = sqliteTable(
     json: text('json').notNull(),
     receivedAt: text('received_at').notNull(),
     active: integer('active', { mode: 'boolean' }).notNull().default(false),
+    /** A version HQ published: its place in HQ's feed, and when it comes into force. */
+    hqSeq: integer('hq_seq'),
+    activeFrom: text('active_from'),
   },
   (t) => [primaryKey({ columns: [t.id, t.version] })],
 );

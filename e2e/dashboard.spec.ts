@@ -80,5 +80,15 @@ test('HQ publishes a program version from the dashboard; a broken file or progra
   await upload('old.json', JSON.stringify({ ...program, version: 1 }));
   await expect(page.getByTestId('program-message')).toHaveText(/Не опубликовано: program demo is at version 2/);
   await expect(page.getByTestId('program-row')).toHaveCount(1);
+
+  // A version for a later moment: published now, in force on the terminals from then.
+  await page.getByTestId('program-from').fill('2099-01-01T00:00');
+  await upload('new-year.json', JSON.stringify({ ...program, version: 3, name: 'Новогодняя копилка' }));
+  await expect(page.getByTestId('program-message')).toHaveText(/Опубликована версия 3 программы demo: кассы перейдут на неё с 01\.01\.2099/);
+  await expect(page.getByTestId('program-row')).toHaveCount(2);
+  await expect(page.getByTestId('program-row').first()).toContainText('запланирована');
+  await expect(page.getByTestId('program-row').nth(1)).toContainText('действует');
+  const [newYear] = await hq.service.programs();
+  expect(new Date(newYear!.activeFrom).getFullYear()).toBe(2099);
   await page.getByTestId('programs').screenshot({ path: join('e2e', 'screenshots', 'hq-programs.png') });
 });

@@ -1,5 +1,5 @@
 // Each test gets its own browser host with a fresh temporary data directory.
-import { test as base, type Page } from '@playwright/test';
+import { test as base, expect, type Page } from '@playwright/test';
 import { join } from 'node:path';
 import { startBrowserHost, stopBrowserHost, type HostProcess } from './host';
 
@@ -19,7 +19,7 @@ export const test = base.extend<{ host: HostProcess; till: Page }>({
   },
 });
 
-export { expect } from '@playwright/test';
+export { expect };
 
 /** The demo cashier (PIN 1111) logs in and opens the shift, as every working day starts. */
 export async function loginAndOpenShift(page: Page, pin = '1111') {
@@ -27,6 +27,21 @@ export async function loginAndOpenShift(page: Page, pin = '1111') {
   await page.getByTestId('pin').press('Enter');
   await page.getByTestId('open-shift').click();
   await page.getByTestId('nav-sale').waitFor();
+}
+
+/** Items scanned or typed into the basket, by barcode or name (one line each). */
+export async function addItems(page: Page, items: string[]) {
+  for (const item of items) {
+    await page.getByTestId('product-search').fill(item);
+    await page.getByTestId('product-search').press('Enter');
+  }
+  await expect(page.getByTestId('basket').locator('tbody tr')).toHaveCount(new Set(items).size);
+}
+
+/** A card swiped on the simulated reader (the raw track). */
+export async function swipe(page: Page, raw: string) {
+  await page.getByTestId('sim-raw').fill(raw);
+  await page.getByTestId('sim-swipe').click();
 }
 
 export async function screenshot(page: Page, name: string) {

@@ -1,4 +1,4 @@
-import { test, expect, screenshot, startBrowserHost, stopBrowserHost, loginAndOpenShift } from './fixtures';
+import { test, expect, screenshot, startBrowserHost, stopBrowserHost, loginAndOpenShift, addItems, swipe } from './fixtures';
 
 test('HQ unreachable: the status bar says offline and counts the sales waiting', async ({ page }) => {
   // Port 9 (discard) has nobody listening: every sync attempt fails.
@@ -10,10 +10,8 @@ test('HQ unreachable: the status bar says offline and counts the sales waiting',
     // The program in force, and that it is not HQ's (none pulled yet).
     await expect(page.getByTestId('program')).toHaveText('Программа: Демо-программа «Копилка» v1');
     const before = Number(await page.getByTestId('sync-pending').getAttribute('data-count'));
-    await page.getByTestId('product-search').fill('Молоко');
-    await page.getByTestId('product-search').press('Enter');
-    await page.getByTestId('sim-raw').fill(';7789000000043=2812?');
-    await page.getByTestId('sim-swipe').click();
+    await addItems(page, ['Молоко']);
+    await swipe(page, ';7789000000043=2812?');
     await expect(page.getByTestId('customer-name')).toBeVisible();
     await page.getByTestId('confirm').click();
     await expect(page.getByTestId('receipt')).toBeVisible();

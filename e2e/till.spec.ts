@@ -1,19 +1,5 @@
 // The cashier's and the store admin's screens in Debian Chromium against the browser host.
-import type { Page } from '@playwright/test';
-import { test, expect, screenshot } from './fixtures';
-
-async function addItems(page: Page, items: string[]) {
-  for (const item of items) {
-    await page.getByTestId('product-search').fill(item);
-    await page.getByTestId('product-search').press('Enter');
-  }
-  await expect(page.getByTestId('basket').locator('tbody tr')).toHaveCount(new Set(items).size);
-}
-
-async function swipe(page: Page, raw: string) {
-  await page.getByTestId('sim-raw').fill(raw);
-  await page.getByTestId('sim-swipe').click();
-}
+import { test, expect, screenshot, addItems, swipe } from './fixtures';
 
 test('login is required, a wrong PIN is refused, and the shift is opened before selling', async ({ page, host }) => {
   await page.goto(host.url);

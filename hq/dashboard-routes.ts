@@ -141,7 +141,7 @@ export function dashboardRoutes(app: FastifyInstance, service: HqService, dir = 
   });
   app.post('/v1/dashboard/programs', async (req, reply) => {
     requireUser(req);
-    const published = await service.publishProgram(req.body);
+    const published = await service.publishProgram(req.body, req.query as { activeFrom?: string });
     reply.code(published.published ? 201 : 200);
     return published;
   });

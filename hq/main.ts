@@ -6,7 +6,7 @@
 //   npm run hq -- policy [--per-card N] [--per-terminal N] [--lifetime-hours N] [--max-offline-hours N]
 //   npm run hq -- integrity                 quarantined operations and allowance overdrafts
 //   npm run hq -- user --name N --password P   a dashboard login
-//   npm run hq -- program FILE              publish a loyalty program version to every terminal
+//   npm run hq -- program FILE [--from ISO]  publish a loyalty program version to every terminal (in force from then)
 //   npm run hq -- programs                  the published versions, newest (the one in force) first
 //   npm run hq -- rfm-segments              write each buyer's RFM segment (last 365 days) for program rules
 //   npm run hq:demo                         a year of a 10-store chain for the dashboard (login hq / demo)
@@ -34,6 +34,7 @@ const { values, positionals } = parseArgs({
     'max-offline-hours': { type: 'string' },
     name: { type: 'string' },
     password: { type: 'string' },
+    from: { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -64,14 +65,14 @@ if (command === 'code') {
 } else if (command === 'program') {
   const file = positionals[1];
   try {
-    if (!file) throw new HqError(400, 'usage: npm run hq -- program FILE');
+    if (!file) throw new HqError(400, 'usage: npm run hq -- program FILE [--from ISO]');
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
       throw new HqError(400, `cannot read the program ${file}: ${(e as Error).message}`);
     }
-    const { definition: _, ...published } = await service.publishProgram(json);
+    const { definition: _, ...published } = await service.publishProgram(json, values.from ? { activeFrom: values.from } : {});
     console.log(JSON.stringify(published));
   } catch (e) {
     if (!(e instanceof HqError)) throw e;

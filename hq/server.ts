@@ -110,10 +110,11 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
     return { code: await service.createRegistrationCode(body.storeId) };
   });
 
-  // Loyalty programs: a version published here reaches every terminal through the feed.
+  // Loyalty programs: a version published here reaches every terminal through the feed, in force
+  // from ?activeFrom= (at once without it).
   app.post('/v1/admin/programs', async (req, reply) => {
     if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
-    const published = await service.publishProgram(req.body);
+    const published = await service.publishProgram(req.body, req.query as { activeFrom?: string });
     reply.code(published.published ? 201 : 200);
     return published;
   });

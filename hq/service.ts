@@ -40,10 +40,11 @@ function returnElsewhere(r: Row): ReturnElsewhere {
 /** A published program version, as HQ keeps it and the feed sends it. */
 export type PublishedProgram = PulledProgram;
 
-const PROGRAM_COLUMNS = sql.raw('hq_seq, program_id, version, hash, definition, published_at');
+const PROGRAM_COLUMNS = sql.raw('hq_seq, program_id, version, hash, definition, published_at, active_from');
 
 function publishedProgram(r: Row): PublishedProgram {
-  return { hqSeq: Number(r.hq_seq), id: r.program_id as string, version: Number(r.version), hash: r.hash as string, definition: jsonColumn(r.definition), publishedAt: new Date(r.published_at as string).toISOString() };
+  const iso = (v: unknown) => new Date(v as string).toISOString();
+  return { hqSeq: Number(r.hq_seq), id: r.program_id as string, version: Number(r.version), hash: r.hash as string, definition: jsonColumn(r.definition), publishedAt: iso(r.published_at), activeFrom: iso(r.active_from) };
 }
 
 function soldLines(v: unknown): Record<string, [string, number]> {
@@ -855,14 +856,20 @@ export class HqService {
   // ---- programs -----------------------------------------------------------------------------
 
   /**
-   * Publishes a loyalty program version to every terminal (through the feed): validated as the
-   * terminals validate it, each version once. The same version again is a no-op; other content
-   * under a published version, or a version not above the newest of that program, is refused.
+   * Publishes a loyalty program version to every terminal (through the feed), in force from
+   * `activeFrom` (at once by default): validated as the terminals validate it, each version once.
+   * The same version again is a no-op; other content under a published version, or a version
+   * below the newest of that program, is refused.
    */
-  async publishProgram(json: unknown): Promise<PublishedProgram & { published: boolean }> {
+  async publishProgram(json: unknown, opts: { activeFrom?: string } = {}): Promise<PublishedProgram & { published: boolean }> {
     const checked = validateProgram(json);
     if (!checked.ok) throw new HqError(400, `the program is invalid: ${describeErrors(checked.errors)}`, 'program_invalid');
     const { program, hash } = checked;
+    const now = this.clock().toISOString();
+    const activeFrom = opts.activeFrom ?? now;
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(activeFrom) || Number.isNaN(Date.parse(activeFrom))) {
+      throw new HqError(400, `activeFrom must be a date and time (ISO 8601, e.g. 2027-01-01T00:00:00+03:00), not "${activeFrom}"`, 'program_invalid');
+    }
     return this.db.tx(async (q) => {
       await q.rows(sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`);
       const versions = await q.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs WHERE program_id = ${program.id} ORDER BY version DESC`);
@@ -872,16 +879,25 @@ export class HqService {
       if (taken) throw new HqError(409, `version ${program.version} of program ${program.id} is already published with other content: publish the change as version ${newest + 1}`, 'program_version_taken');
       if (program.version < newest) throw new HqError(409, `program ${program.id} is at version ${newest}: publish a higher version (${newest + 1})`, 'program_version_old');
       const [row] = await q.rows<Row>(
-        sql`INSERT INTO programs (program_id, version, hash, definition, published_at)
-            VALUES (${program.id}, ${program.version}, ${hash}, ${JSON.stringify(program)}::jsonb, ${this.clock().toISOString()}) RETURNING ${PROGRAM_COLUMNS}`,
+        sql`INSERT INTO programs (program_id, version, hash, definition, published_at, active_from)
+            VALUES (${program.id}, ${program.version}, ${hash}, ${JSON.stringify(program)}::jsonb, ${now}, ${new Date(activeFrom).toISOString()})
+            RETURNING ${PROGRAM_COLUMNS}`,
       );
       return { ...publishedProgram(row!), published: true };
     });
   }
 
-  /** Every published version, newest first; the first is the one terminals price with. */
-  async programs(): Promise<PublishedProgram[]> {
-    return (await this.db.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs ORDER BY hq_seq DESC`)).map(publishedProgram);
+  /**
+   * Every published version, newest first, with its state: the one in force now (the newest
+   * published whose moment has come), those still to come, and those replaced (or that never will
+   * be in force: a version published after them comes into force first).
+   */
+  async programs(): Promise<(PublishedProgram & { state: 'in force' | 'to come' | 'replaced' })[]> {
+    const now = this.clock().getTime();
+    const versions = (await this.db.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs ORDER BY hq_seq DESC`)).map(publishedProgram);
+    const inForce = versions.find((p) => Date.parse(p.activeFrom) <= now);
+    const toCome = (p: PublishedProgram) => Date.parse(p.activeFrom) > now && !versions.some((q) => q.hqSeq > p.hqSeq && q.activeFrom <= p.activeFrom);
+    return versions.map((p) => ({ ...p, state: p === inForce ? 'in force' : toCome(p) ? 'to come' : 'replaced' }));
   }
 
   // ---- pull: the feed --------------------------------------------------------------------------

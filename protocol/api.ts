@@ -171,6 +171,8 @@ export interface TerminalStatus {
     source: 'hq' | 'file' | 'demo' | null;
     /** Why the newest version HQ published is not in force here, if it is not. */
     refused: string | null;
+    /** A version HQ published that comes into force later (this terminal switches then, online or not). */
+    next: { id: string; version: number; name: string; activeFrom: string } | null;
   } | null;
   readers: ReaderStatus[];
   sync: SyncStatus;

@@ -90,6 +90,8 @@ export interface PulledProgram {
   hash: string;
   definition: unknown;
   publishedAt: string;
+  /** When it comes into force: terminals that have it switch then, online or not. */
+  activeFrom: string;
 }
 
 /** A sale or return with a card made on another terminal: what it adds to the cardholder's history. */

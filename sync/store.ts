@@ -99,15 +99,16 @@ export class SyncStore {
   }
 
   /**
-   * A program version HQ published becomes the one the tills price with, once it validates here
-   * as it did at HQ (the same hash). One that does not (a terminal older than the program's
-   * format) is refused, and the tills keep the program they have; the refusal is kept for the
-   * status screen. Either way the feed moves on.
+   * A program version HQ published is kept, and becomes the one the tills price with when its
+   * moment comes (at once, if it has), once it validates here as it did at HQ (the same hash).
+   * One that does not (a terminal older than the program's format) is refused, and the tills keep
+   * the program they have; the refusal is kept for the status screen. Either way the feed moves on.
    */
   private takeProgram(p: PulledProgram, now: string) {
     const checked = validateProgram(p.definition);
     if (checked.ok && checked.hash === p.hash) {
-      this.ledger.activateProgram(checked.program, checked.hash, 'hq', now);
+      this.ledger.keepHqProgram({ program: checked.program, hash: checked.hash, hqSeq: p.hqSeq, activeFrom: new Date(p.activeFrom).toISOString() }, now);
+      this.ledger.activateDueProgram(now);
       this.put('program_refused', '');
       return;
     }

@@ -42,6 +42,12 @@ function StatusBar() {
           {t('program')}: {status.program.name} v{status.program.version}
           {status.program.source === 'hq' && ` (${t('programFromHq')})`}
           {status.program.refused && ' ⚠'}
+          {status.program.next && (
+            <span data-testid="program-next">
+              {' '}
+              · {t('programNext', { version: status.program.next.version, at: new Date(status.program.next.activeFrom).toLocaleString(i18n.language === 'en' ? 'en-GB' : 'ru-RU', { dateStyle: 'short', timeStyle: 'short' }) })}
+            </span>
+          )}
         </span>
       )}
       <span className="lang">

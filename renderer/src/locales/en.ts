@@ -37,6 +37,7 @@ export const en: Messages = {
   noHq: 'HQ not configured',
   program: 'Program',
   programFromHq: 'from HQ',
+  programNext: 'v{{version}} from {{at}}',
   oldestPending: 'oldest {{age}}',
   pendingOps: '{{count}} waiting to sync',
   reader_connected: 'connected',

@@ -35,6 +35,7 @@ export const ru = {
   noHq: 'HQ не настроен',
   program: 'Программа',
   programFromHq: 'из центра',
+  programNext: 'v{{version}} с {{at}}',
   oldestPending: 'старейшая {{age}}',
   pendingOps: 'ожидают отправки: {{count}}',
   reader_connected: 'подключён',
