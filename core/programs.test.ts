@@ -173,6 +173,27 @@ describe('programs from HQ', () => {
     }
   });
 
+  it('a payment is refused, and nothing written, when the price is not the one the screen showed', async () => {
+    const t = await Terminal.start({ dataDir: dirs.make(), readers: [], demo: true, logger: silentLogger });
+    try {
+      ok(await t.api.call('login', { pin: '1111' }));
+      ok(await t.api.call('openShift', {}));
+      const card = ok(await t.api.call('identify', { query: CARD }));
+      const basket = { cardId: card.cardId, lines: [milk] };
+      const priced = ok(await t.api.call('price', basket));
+      const shown = { toPay: priced.totals.toPay, pointsRedeemed: priced.totals.pointsRedeemed, pointsEarned: priced.totals.pointsEarned, programHash: priced.program.hash };
+      const receipts = () => t.ledger.sqlite.prepare('SELECT count(*) FROM receipts').pluck().get() as number;
+      const before = receipts();
+      const refusal = await t.api.call('checkout', { ...basket, shown: { ...shown, toPay: shown.toPay - 1 } });
+      expect(refusal).toMatchObject({ ok: false, error: { code: 'price_changed', message: expect.stringMatching(/^The price changed since it was shown: nothing was charged/) } });
+      expect(receipts()).toBe(before);
+      expect(ok(await t.api.call('checkout', { ...basket, shown })).priced.totals.toPay).toBe(shown.toPay);
+      expect(receipts()).toBe(before + 1);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('a version the terminal cannot validate is refused there: the tills keep their program, the status says why, the feed moves on', async () => {
     const dir = dirs.make();
     const t = await Terminal.start({ dataDir: dir, readers: [], demo: true, logger: silentLogger });

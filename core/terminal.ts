@@ -421,6 +421,7 @@ export class Terminal {
     const card = this.cardById(input.cardId);
     if (card && (input.redeemPoints ?? 0) > 0) await this.askHq(card.cardholderId); // online: HQ's word, now
     const priced = this.price(card, { lines: input.lines }, input.redeemPoints ?? 0);
+    if (input.shown) requireAsShown(input.shown, priced);
     const allowance = priced.totals.pointsRedeemed > 0 ? (this.redemptionLimit(card)?.allowance ?? null) : null;
     const committed = this.ledger.commitSale({ card, priced, now: this.now(), ...who, allowance });
     this.afterWrite();
@@ -431,6 +432,21 @@ export class Terminal {
       customer: card ? this.customerFor(this.lookupCard(card.number)) : null,
     };
   }
+}
+
+/**
+ * The customer pays what the screen showed: a price that has changed since (a program version
+ * came into force, HQ's word on what the card may pay with) is refused, to be shown and confirmed.
+ */
+function requireAsShown(shown: NonNullable<ApiInput<'checkout'>['shown']>, priced: PricedBasket) {
+  const { toPay, pointsRedeemed, pointsEarned } = priced.totals;
+  if (shown.toPay === toPay && shown.pointsRedeemed === pointsRedeemed && shown.pointsEarned === pointsEarned && shown.programHash === priced.program.hash) return;
+  const program = shown.programHash === priced.program.hash ? null : `program ${priced.program.id} version ${priced.program.version}`;
+  throw new UserError(
+    'price_changed',
+    `The price changed since it was shown${program ? ` (${program} is now in force)` : ''}: nothing was charged; check the new price with the customer and confirm again`,
+    `Цена изменилась после показа${program ? ` (теперь действует программа ${priced.program.id}, версия ${priced.program.version})` : ''}: оплата не проведена; сверьте новую цену с покупателем и подтвердите снова`,
+  );
 }
 
 export function toPricedView(p: PricedBasket): PricedView {

@@ -68,7 +68,14 @@ export const apiInputs = {
   identify: z.object({ query: z.string().min(1).max(64) }),
   findProducts: z.object({ query: z.string().max(64) }),
   price: saleInput,
-  checkout: saleInput,
+  /** `shown`: what the screen showed the customer (the latest price of this very basket); the
+   *  payment is refused if the price has changed since, so the customer never pays another price. */
+  checkout: saleInput.extend({
+    shown: z
+      .object({ toPay: z.number().int().min(0), pointsRedeemed: z.number().int().min(0), pointsEarned: z.number().int().min(0), programHash: z.string().max(64) })
+      .strict()
+      .optional(),
+  }),
   session: z.object({}),
   login: z.object({ pin }),
   logout: z.object({}),

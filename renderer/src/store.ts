@@ -35,6 +35,7 @@ export const useCheckout = create<CheckoutState>((set, get) => {
   // Prices can come back out of order when items are scanned fast; only the latest request's
   // answer is shown, so the basket on screen is always priced as it stands.
   let latest = 0;
+  let shownFor = 0; // the request whose price is on screen
   const reprice = async () => {
     const { lines, customer, redeemPoints } = get();
     const mine = ++latest;
@@ -44,8 +45,17 @@ export const useCheckout = create<CheckoutState>((set, get) => {
     }
     const r = await api.call('price', { cardId: customer?.cardId ?? null, lines, redeemPoints });
     if (mine !== latest) return;
-    if (r.ok) set({ priced: r.value, error: null });
-    else set({ error: r.error });
+    if (r.ok) {
+      shownFor = mine;
+      set({ priced: r.value, error: null });
+    } else set({ error: r.error });
+  };
+  /** What the customer was shown for the basket as it stands (none while its price is on its way). */
+  const shown = () => {
+    const { priced } = get();
+    if (!priced || shownFor !== latest) return {};
+    const { toPay, pointsRedeemed, pointsEarned } = priced.totals;
+    return { shown: { toPay, pointsRedeemed, pointsEarned, programHash: priced.program.hash } };
   };
 
   return {
@@ -86,9 +96,12 @@ export const useCheckout = create<CheckoutState>((set, get) => {
       const { lines, customer, redeemPoints, busy } = get();
       if (busy || !lines.length) return;
       set({ busy: true });
-      const r = await api.call('checkout', { cardId: customer?.cardId ?? null, lines, redeemPoints });
+      const r = await api.call('checkout', { cardId: customer?.cardId ?? null, lines, redeemPoints, ...shown() });
       if (r.ok) set({ receipt: r.value, lines: [], priced: null, customer: r.value.customer, redeemPoints: 0, error: null, busy: false });
-      else set({ error: r.error, busy: false });
+      else {
+        if (r.error.code === 'price_changed') await reprice(); // the new price on screen, for the cashier to confirm
+        set({ error: r.error, busy: false });
+      }
       void get().refreshStatus();
     },
     newSale() {
