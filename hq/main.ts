@@ -94,6 +94,10 @@ if (command === 'code') {
     const from = new Date(Date.UTC(now.getUTCFullYear() - 1, now.getUTCMonth(), 1)).toISOString();
     const changeAt = new Date(Date.UTC(now.getUTCFullYear() - 1, now.getUTCMonth() + 6, 1)).toISOString();
     console.log(JSON.stringify(await generateChain(db, { stores: 10, cardholders: 10_000, receipts: 100_000, from, changeAt })));
+    // The program the year was priced by, and the change mid-year (5% → 7% earned), as HQ published them.
+    const program = JSON.parse(readFileSync(new URL('../resources/demo-program.json', import.meta.url), 'utf8')) as { earn: object };
+    await service.publishProgram(program, { activeFrom: from });
+    await service.publishProgram({ ...program, version: 2, earn: { ...program.earn, percent: 7 } }, { activeFrom: changeAt });
   }
   await addDashboardUser(service, 'hq', 'demo');
   console.log('demo chain ready; start HQ with `npm run hq` and log in to the dashboard as hq / demo');
