@@ -296,6 +296,13 @@ function Figures() {
   );
 }
 
+/** Why HQ refused a version, in the dashboard's language (HQ's own words follow). */
+const refusals: Record<string, string> = {
+  program_invalid: ' — программа не прошла проверку',
+  program_version_taken: ' — эта версия уже опубликована с другим содержанием',
+  program_version_old: ' — версия ниже последней опубликованной',
+};
+
 /** The versions HQ has published (the one in force, those to come), and a new one from a JSON file, at once or from a moment. */
 function Programs() {
   const [versions, setVersions] = useState<Row[]>([]);
@@ -314,9 +321,9 @@ function Programs() {
     }
     const when = from ? `?activeFrom=${encodeURIComponent(new Date(from).toISOString())}` : '';
     const res = await fetch(`/v1/dashboard/programs${when}`, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
-    const body = (await res.json().catch(() => ({}))) as { error?: string; id?: string; version?: number; published?: boolean; activeFrom?: string };
+    const body = (await res.json().catch(() => ({}))) as { error?: string; code?: string; id?: string; version?: number; published?: boolean; activeFrom?: string };
     const at = body.activeFrom && Date.parse(body.activeFrom) > Date.now() ? `с ${new Date(body.activeFrom).toLocaleString('ru-RU')}` : 'после следующей синхронизации';
-    if (!res.ok) setMessage({ ok: false, text: `Не опубликовано: ${body.error ?? `HTTP ${res.status}`}` });
+    if (!res.ok) setMessage({ ok: false, text: `Не опубликовано${refusals[body.code ?? ''] ?? ''}: ${body.error ?? `HTTP ${res.status}`}` });
     else setMessage({ ok: true, text: body.published ? `Опубликована версия ${body.version} программы ${body.id}: кассы перейдут на неё ${at}` : `Версия ${body.version} программы ${body.id} уже опубликована` });
     load();
   };

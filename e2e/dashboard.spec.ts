@@ -76,9 +76,9 @@ test('HQ publishes a program version from the dashboard; a broken file or progra
   await upload('broken.json', '{"id": "demo",');
   await expect(page.getByTestId('program-message')).toHaveText(/broken\.json: не JSON/);
   await upload('bad.json', JSON.stringify({ ...program, version: 3, stacking: 'sometimes' }));
-  await expect(page.getByTestId('program-message')).toHaveText(/Не опубликовано: the program is invalid: stacking/);
+  await expect(page.getByTestId('program-message')).toHaveText(/Не опубликовано — программа не прошла проверку: the program is invalid: stacking/);
   await upload('old.json', JSON.stringify({ ...program, version: 1 }));
-  await expect(page.getByTestId('program-message')).toHaveText(/Не опубликовано: program demo is at version 2/);
+  await expect(page.getByTestId('program-message')).toHaveText(/Не опубликовано — версия ниже последней опубликованной: program demo is at version 2/);
   await expect(page.getByTestId('program-row')).toHaveCount(1);
 
   // A version for a later moment: published now, in force on the terminals from then.
