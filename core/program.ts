@@ -43,12 +43,11 @@ export function storedActiveProgram(ledger: Ledger): ActiveProgram | null {
  * feed will not bring it again). A file new to the ledger is the operator's word, and wins.
  */
 export function loadActiveProgram(ledger: Ledger, programFile: string | undefined, now: string): ActiveProgram | null {
-  const stored = storedActiveProgram(ledger);
   if (programFile) {
     const fromFile = readProgramFile(programFile);
     const held = ledger.programVersion(fromFile.program.id, fromFile.program.version);
     const replacedByHq = held && held.hash === fromFile.hash && !held.active && ledger.activeProgram()?.source === 'hq';
-    return replacedByHq && stored ? stored : activate(ledger, fromFile, 'file', now);
+    return (replacedByHq && storedActiveProgram(ledger)) || activate(ledger, fromFile, 'file', now);
   }
-  return stored ?? activate(ledger, readProgramFile(resourcePath('demo-program.json')), 'demo', now);
+  return storedActiveProgram(ledger) ?? activate(ledger, readProgramFile(resourcePath('demo-program.json')), 'demo', now);
 }
