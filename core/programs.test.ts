@@ -43,6 +43,11 @@ async function till(hq: TestHq, opts: { demo: boolean; dir?: string; programFile
 }
 
 const programOf = async (t: Terminal) => ok(await t.api.call('status', {})).program!;
+/** What HQ knows of the program a terminal prices with (reported as it pulls). */
+const programAtHq = async (hq: TestHq, t: Terminal) => {
+  const row = (await hq.service.terminalsHealth()).find((r) => r.terminal_id === t.ledger.terminalId)!;
+  return { hash: row.program_hash, id: row.program_id, version: row.program_version, inForce: row.program_in_force };
+};
 
 describe('programs from HQ', () => {
   it('a version HQ publishes reaches every terminal through the feed and prices the next sale; a restart with an old file keeps it', async () => {
@@ -54,6 +59,9 @@ describe('programs from HQ', () => {
       const before = ok(await a.api.call('checkout', { cardId: card.cardId, lines: [milk] }));
       expect(before.priced.program.version).toBe(1);
       expect(await programOf(a)).toMatchObject({ id: 'demo', version: 1, source: 'demo', refused: null });
+      // HQ hears which program each terminal prices with as it pulls: here the demo's, which HQ did not publish.
+      await a.sync!.syncOnce();
+      expect(await programAtHq(hq, a)).toEqual({ hash: before.priced.program.hash, id: null, version: null, inForce: null });
 
       const v2 = await hq.service.publishProgram(demoAt(2, 10));
       expect(v2).toMatchObject({ id: 'demo', version: 2, published: true });
@@ -69,6 +77,7 @@ describe('programs from HQ', () => {
       expect(earned(before)).toBeGreaterThan(0);
       expect([2 * earned(before), 2 * earned(before) + 1]).toContain(earned(after));
       await a.sync!.syncOnce();
+      expect(await programAtHq(hq, a)).toEqual({ hash: v2.hash, id: 'demo', version: 2, inForce: true });
       const [atHq] = await hq.db.rows<{ program_version: number; program_hash: string }>(sql`SELECT program_version, program_hash FROM receipts WHERE id = ${after.receiptId}`);
       expect(atHq).toMatchObject({ program_version: 2, program_hash: v2.hash });
 

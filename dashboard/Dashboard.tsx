@@ -275,6 +275,7 @@ function Figures() {
                 <th>Ожидают отправки</th>
                 <th>Старейшая неотправленная</th>
                 <th>Отклонено операций</th>
+                <th>Программа</th>
               </tr>
             </thead>
             <tbody>
@@ -286,6 +287,9 @@ function Figures() {
                   <td className={Number(t.pending_reported) > 0 ? 'warn' : ''}>{t.pending_reported === null ? '—' : String(t.pending_reported)}</td>
                   <td>{t.oldest_pending_at ? new Date(String(t.oldest_pending_at)).toLocaleString('ru-RU') : '—'}</td>
                   <td className={Number(t.rejected_ops) > 0 ? 'warn' : ''}>{String(t.rejected_ops)}</td>
+                  <td className={t.program_hash && !t.program_in_force ? 'warn' : ''} data-testid="terminal-program" title={t.program_hash ? String(t.program_hash) : ''}>
+                    {t.program_id ? `${String(t.program_id)} v${String(t.program_version)}` : t.program_hash ? 'не из центра' : '—'}
+                  </td>
                 </tr>
               ))}
             </tbody>

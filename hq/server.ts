@@ -64,11 +64,12 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
 
   app.get('/v1/pull', async (req, reply) => {
     const caller = await auth(req);
-    const q = req.query as { cursor?: string; limit?: string };
+    const q = req.query as { cursor?: string; limit?: string; program?: string };
     const cursor = Number(q.cursor ?? 0);
     const limit = Math.min(Math.max(Number(q.limit ?? 5000), 1), 50_000);
     if (!Number.isSafeInteger(cursor) || cursor < 0 || !Number.isInteger(limit)) throw new HqError(400, 'cursor and limit must be whole numbers');
-    const page = await service.pull(caller, cursor, limit);
+    if (q.program !== undefined && !/^[0-9a-f]{64}$/.test(q.program)) throw new HqError(400, 'program must be a program hash (64 hex digits)');
+    const page = await service.pull(caller, cursor, limit, q.program ?? null);
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
       reply.header('content-encoding', 'gzip').header('content-type', 'application/json');
       return reply.send(gzipSync(JSON.stringify(page)));

@@ -902,7 +902,10 @@ export class HqService {
 
   // ---- pull: the feed --------------------------------------------------------------------------
 
-  async pull(caller: Caller, cursor: number, limit = 5000): Promise<PullResponse> {
+  /** A page of the feed after `cursor`; `program`: the hash of the program the caller prices with, kept for the terminals' view. */
+  async pull(caller: Caller, cursor: number, limit = 5000, program: string | null = null): Promise<PullResponse> {
+    // Written only when it changed: terminals pull every few seconds.
+    if (program) await this.db.rows(sql`UPDATE terminals SET program_hash = ${program} WHERE terminal_id = ${caller.terminalId} AND program_hash IS DISTINCT FROM ${program}`);
     const entries = await this.db.rows<Row>(
       sql`SELECT hq_seq, id, terminal_id, cardholder_id, kind, points, lot_id, activates_at, expires_at, created_at, chain_seq
           FROM point_entries WHERE hq_seq > ${cursor} ORDER BY hq_seq LIMIT ${limit + 1}`,
@@ -1042,10 +1045,15 @@ export class HqService {
     return new Map(rows.map((r) => [r.cardholder_id, Number(r.points)]));
   }
 
+  /** Each terminal's sync health, and the program it prices with: HQ's version (in force now or
+   *  not), or one HQ did not publish (a file or the demo: its hash alone). */
   async terminalsHealth() {
+    const now = this.clock().toISOString();
     return this.db.rows(
-      sql`SELECT t.terminal_id, t.store_id, t.last_contact_at, t.acked_seq, t.pending_reported, t.oldest_pending_at, t.rejected_ops, t.revoked_at IS NOT NULL AS revoked
-          FROM terminals t ORDER BY t.store_id, t.terminal_id`,
+      sql`SELECT t.terminal_id, t.store_id, t.last_contact_at, t.acked_seq, t.pending_reported, t.oldest_pending_at, t.rejected_ops, t.revoked_at IS NOT NULL AS revoked,
+                 t.program_hash, p.program_id, p.version AS program_version,
+                 p.hq_seq = (SELECT hq_seq FROM programs WHERE active_from <= ${now} ORDER BY hq_seq DESC LIMIT 1) AS program_in_force
+          FROM terminals t LEFT JOIN programs p ON p.hash = t.program_hash ORDER BY t.store_id, t.terminal_id`,
     );
   }
 }

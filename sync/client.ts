@@ -59,8 +59,9 @@ export class HqClient {
     return this.request('POST', '/v1/sale-for-return', { number });
   }
 
-  pull(cursor: number, limit: number): Promise<PullResponse> {
-    return this.request('GET', `/v1/pull?cursor=${cursor}&limit=${limit}`);
+  /** A page of HQ's feed; `program`: the hash of the program this terminal prices with, for HQ's view of its terminals. */
+  pull(cursor: number, limit: number, program: string | null = null): Promise<PullResponse> {
+    return this.request('GET', `/v1/pull?cursor=${cursor}&limit=${limit}${program ? `&program=${program}` : ''}`);
   }
 
   private async request<T>(method: 'GET' | 'POST', path: string, body?: unknown, signed = true, timeoutMs = this.timeoutMs): Promise<T> {

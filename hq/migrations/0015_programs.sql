@@ -14,3 +14,5 @@ CREATE TABLE programs (
   PRIMARY KEY (program_id, version)
 );
 CREATE INDEX programs_hq_seq ON programs (hq_seq);
+-- The program each terminal says it prices with (the hash of its version), reported as it pulls.
+ALTER TABLE terminals ADD COLUMN program_hash text;
