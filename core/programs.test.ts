@@ -14,6 +14,7 @@ import { buildServer } from '../hq/server';
 import { HqError } from '../hq/service';
 import { sql } from '../hq/db';
 import { SyncStore } from '../sync/store';
+import { validateProgram } from '../engine';
 
 const dirs = tempDirs('programs-');
 
@@ -219,6 +220,15 @@ describe('programs from HQ', () => {
       store.applyPull(page(6, demoAt(2, 10), 'f'.repeat(64)));
       expect((await programOf(t)).refused).toMatch(/its hash here is [0-9a-f]{64}, at HQ f{64}/);
       expect((await programOf(t)).version).toBe(1);
+      // No moment to come into force: refused too, and the feed does not stall on it.
+      const v2 = validateProgram(demoAt(2, 10));
+      if (!v2.ok) throw new Error('v2');
+      store.applyPull({ ...page(7, demoAt(2, 10), v2.hash), programs: [{ ...page(7, demoAt(2, 10), v2.hash).programs[0]!, activeFrom: 'soon' }] });
+      expect(store.cursor()).toBe(7);
+      expect(await programOf(t)).toMatchObject({ version: 1, refused: expect.stringMatching(/no moment to come into force: soon/) });
+      // The same version, sound: in force, and the refusal is gone.
+      store.applyPull(page(8, demoAt(2, 10), v2.hash));
+      expect(await programOf(t)).toMatchObject({ version: 2, source: 'hq', refused: null });
     } finally {
       await t.close();
     }

@@ -106,13 +106,14 @@ export class SyncStore {
    */
   private takeProgram(p: PulledProgram, now: string) {
     const checked = validateProgram(p.definition);
-    if (checked.ok && checked.hash === p.hash) {
-      this.ledger.keepHqProgram({ program: checked.program, hash: checked.hash, hqSeq: p.hqSeq, activeFrom: new Date(p.activeFrom).toISOString() }, now);
+    const from = Date.parse(p.activeFrom);
+    if (checked.ok && checked.hash === p.hash && Number.isSafeInteger(p.hqSeq) && !Number.isNaN(from)) {
+      this.ledger.keepHqProgram({ program: checked.program, hash: checked.hash, hqSeq: p.hqSeq, activeFrom: new Date(from).toISOString() }, now);
       this.ledger.activateDueProgram(now);
       this.put('program_refused', '');
       return;
     }
-    const why = checked.ok ? `its hash here is ${checked.hash}, at HQ ${p.hash}` : describeErrors(checked.errors);
+    const why = !checked.ok ? describeErrors(checked.errors) : checked.hash !== p.hash ? `its hash here is ${checked.hash}, at HQ ${p.hash}` : `no moment to come into force: ${String(p.activeFrom)}`;
     this.put('program_refused', `HQ's program ${p.id} version ${p.version} does not validate on this terminal (${why}); the tills keep the program they had`);
   }
 
