@@ -316,8 +316,7 @@ export class Terminal {
    *  becomes active (a version HQ published, brought by the feed, whose moment has come: online
    *  or not), so the next pricing uses it. */
   private activeProgram(): ActiveProgram | null {
-    this.ledger.activateDueProgram(this.now());
-    const hash = this.ledger.activeProgramHash();
+    const hash = this.ledger.programInForce(this.now());
     if (hash && hash !== this.program?.hash) {
       const next = storedActiveProgram(this.ledger);
       if (next) {

@@ -543,18 +543,17 @@ export class Ledger {
   /**
    * Puts in force the newest version HQ published whose moment has come, if it is not yet: so a
    * version published for midnight prices the first sale after midnight, even offline. A version
-   * published after another comes before it, whatever their moments. True if it changed anything.
+   * published after another comes before it, whatever their moments.
    */
-  activateDueProgram(now: string): boolean {
+  activateDueProgram(now: string) {
     const due = this.stmts.dueProgram.get(now) as { id: string; version: number; hq_seq: number } | undefined;
-    if (!due) return false;
+    if (!due) return;
     this.sqlite.transaction(() => {
       this.stmts.deactivatePrograms.run();
       this.stmts.activateVersion.run(due.id, due.version);
       this.saveSetting('program_source', 'hq');
       this.saveSetting('program_hq_seq', String(due.hq_seq));
     })();
-    return true;
   }
 
   /** The version HQ published that comes into force next, if one is to come. */
@@ -568,8 +567,10 @@ export class Ledger {
     return row ? { ...row, source: (this.setting('program_source') as ProgramSource | undefined) ?? null } : null;
   }
 
-  /** The hash of the active program version: one statement, read before each pricing. */
-  activeProgramHash(): string | null {
+  /** The hash of the version in force at `now`, once a version whose moment has come is put in
+   *  force (activateDueProgram): two statements on a tiny table, read before each pricing. */
+  programInForce(now: string): string | null {
+    this.activateDueProgram(now);
     return (this.stmts.activeProgramHash.get() as string | undefined) ?? null;
   }
 

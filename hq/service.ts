@@ -1048,11 +1048,10 @@ export class HqService {
   /** Each terminal's sync health, and the program it prices with: HQ's version (in force now or
    *  not), or one HQ did not publish (a file or the demo: its hash alone). */
   async terminalsHealth() {
-    const now = this.clock().toISOString();
+    const inForce = (await this.programs()).find((p) => p.state === 'in force')?.hash ?? null;
     return this.db.rows(
       sql`SELECT t.terminal_id, t.store_id, t.last_contact_at, t.acked_seq, t.pending_reported, t.oldest_pending_at, t.rejected_ops, t.revoked_at IS NOT NULL AS revoked,
-                 t.program_hash, p.program_id, p.version AS program_version,
-                 p.hq_seq = (SELECT hq_seq FROM programs WHERE active_from <= ${now} ORDER BY hq_seq DESC LIMIT 1) AS program_in_force
+                 t.program_hash, p.program_id, p.version AS program_version, CASE WHEN p.hash IS NOT NULL THEN p.hash = ${inForce} END AS program_in_force
           FROM terminals t LEFT JOIN programs p ON p.hash = t.program_hash ORDER BY t.store_id, t.terminal_id`,
     );
   }

@@ -145,11 +145,12 @@ export class SyncAgent {
 
   private async pullAll(): Promise<number> {
     let pulled = 0;
-    // The program in force here (one HQ scheduled comes into force even with no pricing since), told to HQ.
-    this.ledger.activateDueProgram(this.clock().toISOString());
-    const program = this.ledger.activeProgramHash();
+    // The program in force here (one HQ scheduled comes into force even with no pricing since), told
+    // to HQ once a round, with its first page.
+    let program = this.ledger.programInForce(this.clock().toISOString());
     for (;;) {
       const page = await this.client.pull(this.store.cursor(), 5000, program);
+      program = null;
       this.store.applyPull(page, this.clock().toISOString());
       pulled += page.entries.length + page.cards.length;
       if (!page.more) return pulled;

@@ -94,6 +94,7 @@ export class SyncStore {
         if (p.returnOf) this.ledger.noteReturnElsewhere(p.returnOf.saleId, p.returnOf);
       }
       for (const p of page.programs ?? []) this.takeProgram(p, now);
+      if (page.programs?.length) this.ledger.activateDueProgram(now);
       this.put('hq_cursor', String(page.cursor));
     }).immediate();
   }
@@ -109,7 +110,6 @@ export class SyncStore {
     const from = Date.parse(p.activeFrom);
     if (checked.ok && checked.hash === p.hash && Number.isSafeInteger(p.hqSeq) && !Number.isNaN(from)) {
       this.ledger.keepHqProgram({ program: checked.program, hash: checked.hash, hqSeq: p.hqSeq, activeFrom: new Date(from).toISOString() }, now);
-      this.ledger.activateDueProgram(now);
       this.put('program_refused', '');
       return;
     }
