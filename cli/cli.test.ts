@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Ledger } from '../db/ledger';
+import { validateProgram } from '../engine';
 
 // The real `loyalty` bin in a child process, as a shell user would run it.
 function loyalty(args: string[], stdin?: string) {
@@ -139,6 +141,29 @@ describe('loyalty CLI', () => {
     expect(restore.code, restore.stderr).toBe(0);
     expect(restore.json().restoredFrom).toBe(backup.json().backup);
     expect(existsSync(restore.json().damagedKeptAt)).toBe(true);
+    expect(loyalty(['db', 'verify', '--db', seeded]).json()).toMatchObject({ ok: true });
+  });
+
+  it('runs the ledger jobs by the program in force at --now: a version HQ published for a moment that has come is put in force first', () => {
+    const seeded = join(dir, 'scheduled.db');
+    expect(loyalty(['seed', '--db', seeded, '--cards', '200', '--active-share', '0.5']).code).toBe(0);
+    // HQ's version 2, fed to this ledger before its moment: it burns points after 30 days without a purchase (the demo: 365).
+    const demo = JSON.parse(readFileSync('resources/demo-program.json', 'utf8'));
+    const checked = validateProgram({ ...demo, version: 2, expiry: { burnAfterInactiveDays: 30 } });
+    if (!checked.ok) throw new Error('program');
+    const day = 86_400_000;
+    const ledger = new Ledger({ path: seeded });
+    try {
+      const published = new Date().toISOString();
+      ledger.sqlite.transaction(() => ledger.keepHqProgram({ program: checked.program, hash: checked.hash, hqSeq: 1, activeFrom: new Date(Date.now() + day).toISOString() }, published))();
+      expect(ledger.programInForce(published)).not.toBe(checked.hash);
+    } finally {
+      ledger.close();
+    }
+    const jobs = loyalty(['jobs', 'run', '--db', seeded, '--now', new Date(Date.now() + 60 * day).toISOString()]);
+    expect(jobs.code, jobs.stderr).toBe(0);
+    expect(jobs.json()).toMatchObject({ program: { id: 'demo', version: 2 } });
+    expect(jobs.json().burnedCardholders).toBeGreaterThan(0);
     expect(loyalty(['db', 'verify', '--db', seeded]).json()).toMatchObject({ ok: true });
   });
 });

@@ -174,8 +174,11 @@ async function jobsRun(argv: string[], out: Out) {
   if (Number.isNaN(Date.parse(now))) throw new CliError(`--now: "${now}" is not an ISO date`);
   const ledger = new Ledger({ path: existingDb(required(values.db, '--db')) });
   try {
+    // The jobs follow the program in force at `now`, as the terminal's own would: a version HQ
+    // published for a moment that has come by then is put in force first.
+    ledger.activateDueProgram(new Date(now).toISOString());
     const program = loadActiveProgram(ledger, undefined, now);
-    out({ ok: true, ...runLedgerJobs(ledger, program?.program ?? null, new Date(now).toISOString()) });
+    out({ ok: true, program: program && { id: program.program.id, version: program.program.version }, ...runLedgerJobs(ledger, program?.program ?? null, new Date(now).toISOString()) });
     return 0;
   } finally {
     ledger.close();
