@@ -5,6 +5,7 @@ import { verifyOperation } from '../hq/chain';
 import { priceBasket, validateProgram } from '../engine';
 import { Ledger } from './ledger';
 import { uuidv7 } from './ids';
+import { SyncStore } from '../sync/store';
 
 describe('uuidv7', () => {
   it('is a version-7, variant-10 UUID, strictly increasing within the process, never repeated', () => {
@@ -53,7 +54,12 @@ describe('the compact upload of a sale', () => {
     const basket = { lines: [{ sku: 'TEA-100', name: 'Чай «Утро»', category: 'grocery', qty: 1, unitPrice: 19900 }] };
     const sale = ledger.commitSale({ card, priced: priceBasket(program.program, program.hash, ledger.cardState(card), basket, { now }), now });
     const text = ledger.sqlite.prepare('SELECT payload FROM outbox WHERE seq = ?').pluck().get(sale.outboxSeq) as string;
-    expect(text).toMatch(/^[\x20-\x7e]*$/); // ASCII: Cyrillic as \u escapes
+    // Kept as plain JSON (no escaping in the sale's commit); sent as ASCII, Cyrillic as \u escapes, the same value.
+    expect(text).toContain('Чай «Утро»');
+    const sent = new SyncStore(ledger).pending(10).find((o) => o.seq === sale.outboxSeq)!.payloadJson.toString('latin1');
+    expect(sent).toMatch(/^[\x20-\x7e]*$/);
+    expect(sent).toContain('\\u0427\\u0430\\u0439 \\u00ab');
+    expect(JSON.parse(sent)).toEqual(JSON.parse(text));
     const upload = JSON.parse(text) as { receipt: Record<string, unknown>; entries: Record<string, unknown>[]; lines: Record<string, unknown>[] };
     // A line carries what a return on another terminal needs of it (HQ gives it there).
     expect(upload.lines[0]).toMatchObject({ lineNo: 1, name: 'Чай «Утро»', unitPrice: 19900, pointsRedeemed: 0 });

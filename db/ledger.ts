@@ -580,10 +580,12 @@ export class Ledger {
     return row ? { hash: row.hash, active: row.active === 1 } : null;
   }
 
-  /** @internal The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction. */
+  /** @internal The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction.
+   *  The payload is kept as plain JSON; the upload writes its non-ASCII characters as escapes
+   *  (asciiText), out of the sale's commit. */
   appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
     const seq = (this.stmts.lastOutboxSeq.get() as number) + 1;
-    this.stmts.insertOutbox.run(seq, opId, kind, asciiJson(payload), now);
+    this.stmts.insertOutbox.run(seq, opId, kind, JSON.stringify(payload), now);
     return seq;
   }
 
@@ -1286,7 +1288,12 @@ export class Ledger {
  * without the slow paths a Cyrillic reason or product name would otherwise put every batch on).
  */
 export function asciiJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]+/g, escapeRun);
+  return asciiText(JSON.stringify(value));
+}
+
+/** JSON text with its non-ASCII characters written as \u escapes (the same value). */
+export function asciiText(json: string): string {
+  return json.replace(/[\u007f-\uffff]+/g, escapeRun);
 }
 
 /** A run of non-ASCII characters as \u escapes (one call per word, not one per character). */

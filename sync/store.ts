@@ -1,7 +1,8 @@
 // The terminal's side of sync, all in the ledger's SQLite: the outbox (what to push), the
 // acknowledgements, the pull cursor, and HQ's feed applied in one transaction per page.
 // Everything needed to resume after a crash is in the database.
-import { asciiJson, type Ledger } from '../db/ledger';
+import { isAscii } from 'node:buffer';
+import { asciiJson, asciiText, type Ledger } from '../db/ledger';
 import { describeErrors, validateProgram } from '../engine';
 import type { PullResponse, PulledProgram, PushResponse } from '../protocol/sync';
 
@@ -50,6 +51,8 @@ export class SyncStore {
         const { sealedHolder, ...rest } = JSON.parse(r.payload.toString('utf8')) as { sealedHolder?: string };
         if (sealedHolder) payloadJson = Buffer.from(asciiJson({ ...rest, holder: this.ledger.openSealedHolder(sealedHolder) }));
       }
+      // A payload with non-ASCII text (a product's name, a reason) goes as ASCII, its value the same.
+      if (!isAscii(payloadJson)) payloadJson = Buffer.from(asciiText(payloadJson.toString('utf8')));
       return { seq: r.seq, opId: r.op_id, kind: r.kind, createdAt: r.created_at, payloadJson };
     });
   }
