@@ -143,6 +143,61 @@ describe('programs from HQ', () => {
     }
   });
 
+  it('a version withdrawn before its moment never comes into force: terminals that pulled it drop it, and one whose clock ran ahead goes back', async () => {
+    const hq = await startTestHq();
+    const hour = 3600_000;
+    const now = Date.now();
+    const a = await till(hq, { demo: true });
+    const ahead = await till(hq, { demo: true, clock: () => new Date(now + 2 * hour) }); // its clock runs two hours fast
+    try {
+      const v2 = await hq.service.publishProgram(demoAt(2, 10));
+      const v3 = await hq.service.publishProgram(demoAt(3, 8), { activeFrom: new Date(now + hour).toISOString() });
+      await a.sync!.syncOnce();
+      await ahead.sync!.syncOnce();
+      expect(await programOf(a)).toMatchObject({ version: 2, next: { version: 3 } });
+      const aheadCard = ok(await ahead.api.call('identify', { query: CARD }));
+      expect(ok(await ahead.api.call('price', { cardId: aheadCard.cardId, lines: [milk] })).program).toMatchObject({ version: 3, hash: v3.hash });
+
+      const withdrawn = await hq.service.withdrawProgram('demo', 3);
+      expect(withdrawn).toMatchObject({ id: 'demo', version: 3, withdrawn: true, withdrawnAt: expect.any(String) });
+      expect(withdrawn.hqSeq).toBeGreaterThan(v3.hqSeq); // a new place in the feed, after what the terminals have pulled
+      expect(await hq.service.withdrawProgram('demo', 3)).toMatchObject({ withdrawn: false });
+      expect((await hq.service.programs()).map((p) => [p.version, p.state])).toEqual([[3, 'withdrawn'], [2, 'in force']]);
+      const refused = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+      expect(await refused(hq.service.withdrawProgram('demo', 2))).toMatchObject({ status: 409, code: 'program_in_force', message: expect.stringMatching(/in force since .*publish a new version/) });
+      expect(await refused(hq.service.withdrawProgram('demo', 9))).toMatchObject({ status: 404, code: 'program_unknown' });
+      expect(await refused(hq.service.publishProgram(demoAt(3, 8)))).toMatchObject({ status: 409, message: expect.stringMatching(/version 3 of program demo was withdrawn: publish it as version 4/) });
+
+      await a.sync!.syncOnce();
+      expect(await programOf(a)).toMatchObject({ version: 2, hash: v2.hash, next: null });
+      expect(a.ledger.programVersion('demo', 3)).toBeNull();
+      await ahead.sync!.syncOnce();
+      const back = ok(await ahead.api.call('checkout', { cardId: aheadCard.cardId, lines: [milk] }));
+      expect(back.priced.program).toMatchObject({ version: 2, hash: v2.hash });
+      expect(await programOf(ahead)).toMatchObject({ version: 2, source: 'hq', next: null });
+
+      // Over HTTP, with HQ's admin token.
+      const app = buildServer(hq.service, { adminToken: 'admin-secret' });
+      try {
+        const withdraw = (body: unknown, token = 'admin-secret') => app.inject({ method: 'POST', url: '/v1/admin/programs/withdraw', headers: { 'x-admin-token': token }, payload: body as object });
+        await hq.service.publishProgram(demoAt(4, 8), { activeFrom: new Date(now + hour).toISOString() });
+        expect((await withdraw({ id: 'demo', version: 4 }, 'wrong')).statusCode).toBe(401);
+        const bad = await withdraw({ id: 'demo', version: 'four' });
+        expect(bad.statusCode).toBe(400);
+        expect(bad.json().error).toMatch(/"version": <a whole number from 1>/);
+        const done = await withdraw({ id: 'demo', version: 4 });
+        expect(done.statusCode).toBe(200);
+        expect(done.json()).toMatchObject({ version: 4, withdrawn: true });
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await a.close();
+      await ahead.close();
+      await hq.destroy();
+    }
+  });
+
   it('HQ takes each version once, and refuses an invalid program, other content under a published version, and an older version', async () => {
     const hq = await startTestHq();
     try {

@@ -305,6 +305,8 @@ const refusals: Record<string, string> = {
   program_invalid: ' — программа не прошла проверку',
   program_version_taken: ' — эта версия уже опубликована с другим содержанием',
   program_version_old: ' — версия ниже последней опубликованной',
+  program_in_force: ' — версия уже в силе',
+  program_unknown: ' — такой версии нет',
 };
 
 /** The versions HQ has published (the one in force, those to come), and a new one from a JSON file, at once or from a moment. */
@@ -329,6 +331,14 @@ function Programs() {
     const at = body.activeFrom && Date.parse(body.activeFrom) > Date.now() ? `с ${new Date(body.activeFrom).toLocaleString('ru-RU')}` : 'после следующей синхронизации';
     if (!res.ok) setMessage({ ok: false, text: `Не опубликовано${refusals[body.code ?? ''] ?? ''}: ${body.error ?? `HTTP ${res.status}`}` });
     else setMessage({ ok: true, text: body.published ? `Опубликована версия ${body.version} программы ${body.id}: кассы перейдут на неё ${at}` : `Версия ${body.version} программы ${body.id} уже опубликована` });
+    load();
+  };
+  const withdraw = async (p: Row) => {
+    if (!window.confirm(`Отменить версию ${String(p.version)} программы ${String(p.id)}? Она не вступит в силу ни на одной кассе.`)) return;
+    const res = await fetch('/v1/dashboard/programs/withdraw', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: p.id, version: p.version }) });
+    const body = (await res.json().catch(() => ({}))) as { error?: string; code?: string };
+    if (!res.ok) setMessage({ ok: false, text: `Не отменено${refusals[body.code ?? ''] ?? ''}: ${body.error ?? `HTTP ${res.status}`}` });
+    else setMessage({ ok: true, text: `Версия ${String(p.version)} программы ${String(p.id)} отменена: кассы удалят её при следующей синхронизации` });
     load();
   };
   return (
@@ -364,7 +374,14 @@ function Programs() {
               <td>{String(p.name)}</td>
               <td>{new Date(String(p.publishedAt)).toLocaleString('ru-RU')}</td>
               <td>{new Date(String(p.activeFrom)).toLocaleString('ru-RU')}</td>
-              <td>{{ 'in force': 'действует', 'to come': 'запланирована', replaced: '' }[String(p.state)]}</td>
+              <td data-testid="program-state">
+                {{ 'in force': 'действует', 'to come': 'запланирована', replaced: '', withdrawn: 'отменена' }[String(p.state)]}
+                {p.state === 'to come' && (
+                  <button type="button" data-testid="program-withdraw" onClick={() => void withdraw(p)}>
+                    Отменить
+                  </button>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -541,6 +541,27 @@ export class Ledger {
   }
 
   /**
+   * Drops a version HQ withdrew before its moment (in the caller's transaction: a page of the
+   * feed), so it never comes into force here. If this terminal's clock ran ahead and put it in
+   * force, the newest other version HQ published whose moment has come takes its place again.
+   * A version of the same id and number given here from a file is not HQ's, and stays.
+   */
+  dropHqProgram(id: string, version: number, now: string) {
+    const held = this.sqlite.prepare('SELECT active FROM programs WHERE id = ? AND version = ? AND hq_seq IS NOT NULL').pluck().get(id, version) as number | undefined;
+    if (held === undefined) return;
+    if (held === 1) {
+      const back = this.sqlite
+        .prepare('SELECT id, version, hq_seq FROM programs WHERE hq_seq IS NOT NULL AND NOT (id = ? AND version = ?) AND active_from <= ? ORDER BY hq_seq DESC LIMIT 1')
+        .get(id, version, now) as { id: string; version: number; hq_seq: number } | undefined;
+      if (!back) return; // nothing of HQ's to go back to: the tills keep pricing with it
+      this.stmts.deactivatePrograms.run();
+      this.stmts.activateVersion.run(back.id, back.version);
+      this.saveSetting('program_hq_seq', String(back.hq_seq));
+    }
+    this.sqlite.prepare('DELETE FROM programs WHERE id = ? AND version = ? AND hq_seq IS NOT NULL').run(id, version);
+  }
+
+  /**
    * Puts in force the newest version HQ published whose moment has come, if it is not yet: so a
    * version published for midnight prices the first sale after midnight, even offline. A version
    * published after another comes before it, whatever their moments.

@@ -90,5 +90,19 @@ test('HQ publishes a program version from the dashboard; a broken file or progra
   await expect(page.getByTestId('program-row').nth(1)).toContainText('действует');
   const [newYear] = await hq.service.programs();
   expect(new Date(newYear!.activeFrom).getFullYear()).toBe(2099);
+  // Only a version still to come can be withdrawn; asked first, and nothing happens if the answer is no.
+  await expect(page.getByTestId('program-row').nth(1).getByTestId('program-withdraw')).toHaveCount(0);
+  page.once('dialog', (d) => void d.dismiss());
+  await page.getByTestId('program-withdraw').click();
+  await expect(page.getByTestId('program-row').first()).toContainText('запланирована');
+  page.once('dialog', (d) => {
+    expect(d.message()).toMatch(/Отменить версию 3 программы demo\?/);
+    void d.accept();
+  });
+  await page.getByTestId('program-withdraw').click();
+  await expect(page.getByTestId('program-message')).toHaveText(/Версия 3 программы demo отменена: кассы удалят её при следующей синхронизации/);
+  await expect(page.getByTestId('program-row').first().getByTestId('program-state')).toHaveText('отменена');
+  await expect(page.getByTestId('program-withdraw')).toHaveCount(0);
+  expect((await hq.service.programs()).map((p) => [p.version, p.state])).toEqual([[3, 'withdrawn'], [2, 'in force']]);
   await page.getByTestId('programs').screenshot({ path: join('e2e', 'screenshots', 'hq-programs.png') });
 });

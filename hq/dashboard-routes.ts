@@ -7,7 +7,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { hashPin, pinMatches } from '../db/admin';
 import { sql } from './db';
 import { beforeAfter, computeFigures, revenuePerParticipant, rfm, type FigureQuery } from './figures';
-import { HqError, type HqService } from './service';
+import { HqError, programVersionOf, type HqService } from './service';
 
 const SESSION_MS = 8 * 3600_000;
 const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json' };
@@ -144,6 +144,10 @@ export function dashboardRoutes(app: FastifyInstance, service: HqService, dir = 
     const published = await service.publishProgram(req.body, req.query as { activeFrom?: string });
     reply.code(published.published ? 201 : 200);
     return published;
+  });
+  app.post('/v1/dashboard/programs/withdraw', async (req) => {
+    requireUser(req);
+    return service.withdrawProgram(...programVersionOf(req.body));
   });
   app.get('/v1/dashboard/terminals', async (req, reply) => {
     requireUser(req);

@@ -8,6 +8,7 @@
 //   npm run hq -- user --name N --password P   a dashboard login
 //   npm run hq -- program FILE [--from ISO]  publish a loyalty program version to every terminal (in force from then)
 //   npm run hq -- programs                  the published versions, newest (the one in force) first
+//   npm run hq -- withdraw-program ID VERSION  withdraw a version whose moment has not come
 //   npm run hq -- rfm-segments              write each buyer's RFM segment (last 365 days) for program rules
 //   npm run hq:demo                         a year of a 10-store chain for the dashboard (login hq / demo)
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { openHqDb, sql } from './db';
 import { buildServer } from './server';
-import { HqError, HqService } from './service';
+import { HqError, HqService, programVersionOf } from './service';
 import { seedHqDemo } from './demo';
 import { addDashboardUser } from './dashboard-routes';
 import { generateChain } from './chain-data';
@@ -74,6 +75,18 @@ if (command === 'code') {
     }
     const { definition: _, ...published } = await service.publishProgram(json, values.from ? { activeFrom: values.from } : {});
     console.log(JSON.stringify(published));
+  } catch (e) {
+    if (!(e instanceof HqError)) throw e;
+    console.error(`hq: ${e.message}`);
+    process.exitCode = 2;
+  }
+  await db.close();
+} else if (command === 'withdraw-program') {
+  try {
+    const [id, version] = [positionals[1], Number(positionals[2])];
+    if (!id || !positionals[2]) throw new HqError(400, 'usage: npm run hq -- withdraw-program ID VERSION');
+    const { definition: _, ...withdrawn } = await service.withdrawProgram(...programVersionOf({ id, version }));
+    console.log(JSON.stringify(withdrawn));
   } catch (e) {
     if (!(e instanceof HqError)) throw e;
     console.error(`hq: ${e.message}`);

@@ -2,7 +2,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { allowancesRequest, pushRequest, registerRequest } from '../protocol/sync';
-import { HqError, type Caller, type HqService } from './service';
+import { HqError, programVersionOf, type Caller, type HqService } from './service';
 import { dashboardRoutes } from './dashboard-routes';
 
 declare module 'fastify' {
@@ -118,6 +118,12 @@ export function buildServer(service: HqService, opts: ServerOptions = {}): Fasti
     const published = await service.publishProgram(req.body, req.query as { activeFrom?: string });
     reply.code(published.published ? 201 : 200);
     return published;
+  });
+
+  // A version whose moment has not come, withdrawn: body {id, version}.
+  app.post('/v1/admin/programs/withdraw', async (req) => {
+    if (!opts.adminToken || header(req, 'x-admin-token') !== opts.adminToken) throw new HqError(401, 'admin token required');
+    return service.withdrawProgram(...programVersionOf(req.body));
   });
 
   app.get('/v1/admin/programs', async (req) => {

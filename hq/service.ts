@@ -37,14 +37,32 @@ function returnElsewhere(r: Row): ReturnElsewhere {
   return { id: r.id as string, lines: Object.fromEntries(Object.entries(lines).map(([k, v]) => [k, Number(v)])), pointsTakenBack: Number(r.points_earned) };
 }
 
+/** The program version a withdrawal names: {id, version}. */
+export function programVersionOf(body: unknown): [id: string, version: number] {
+  const b = body as { id?: unknown; version?: unknown } | null;
+  if (typeof b?.id !== 'string' || !b.id || !Number.isSafeInteger(b.version) || (b.version as number) < 1) {
+    throw new HqError(400, 'name the version as {"id": "<program id>", "version": <a whole number from 1>}', 'program_invalid');
+  }
+  return [b.id, b.version as number];
+}
+
 /** A published program version, as HQ keeps it and the feed sends it. */
 export type PublishedProgram = PulledProgram;
 
-const PROGRAM_COLUMNS = sql.raw('hq_seq, program_id, version, hash, definition, published_at, active_from');
+const PROGRAM_COLUMNS = sql.raw('hq_seq, program_id, version, hash, definition, published_at, active_from, withdrawn_at');
 
 function publishedProgram(r: Row): PublishedProgram {
   const iso = (v: unknown) => new Date(v as string).toISOString();
-  return { hqSeq: Number(r.hq_seq), id: r.program_id as string, version: Number(r.version), hash: r.hash as string, definition: jsonColumn(r.definition), publishedAt: iso(r.published_at), activeFrom: iso(r.active_from) };
+  return {
+    hqSeq: Number(r.hq_seq),
+    id: r.program_id as string,
+    version: Number(r.version),
+    hash: r.hash as string,
+    definition: jsonColumn(r.definition),
+    publishedAt: iso(r.published_at),
+    activeFrom: iso(r.active_from),
+    ...(r.withdrawn_at ? { withdrawnAt: iso(r.withdrawn_at) } : {}),
+  };
 }
 
 function soldLines(v: unknown): Record<string, [string, number]> {
@@ -874,8 +892,9 @@ export class HqService {
       await q.rows(sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`);
       const versions = await q.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs WHERE program_id = ${program.id} ORDER BY version DESC`);
       const taken = versions.find((v) => Number(v.version) === program.version);
-      if (taken && taken.hash === hash) return { ...publishedProgram(taken), published: false };
       const newest = versions[0] ? Number(versions[0].version) : 0;
+      if (taken?.withdrawn_at) throw new HqError(409, `version ${program.version} of program ${program.id} was withdrawn: publish it as version ${newest + 1}`, 'program_version_taken');
+      if (taken && taken.hash === hash) return { ...publishedProgram(taken), published: false };
       if (taken) throw new HqError(409, `version ${program.version} of program ${program.id} is already published with other content: publish the change as version ${newest + 1}`, 'program_version_taken');
       if (program.version < newest) throw new HqError(409, `program ${program.id} is at version ${newest}: publish a higher version (${newest + 1})`, 'program_version_old');
       const [row] = await q.rows<Row>(
@@ -888,16 +907,41 @@ export class HqService {
   }
 
   /**
-   * Every published version, newest first, with its state: the one in force now (the newest
-   * published whose moment has come), those still to come, and those replaced (or that never will
-   * be in force: a version published after them comes into force first).
+   * Withdraws a version whose moment has not come: it never comes into force. It takes a new place
+   * in the feed, so each terminal that pulled it drops it (one whose clock ran ahead and put it in
+   * force goes back to the version HQ has in force). A version already in force, or whose moment
+   * has passed, is not withdrawn: a new version changes the program from then on.
    */
-  async programs(): Promise<(PublishedProgram & { state: 'in force' | 'to come' | 'replaced' })[]> {
+  async withdrawProgram(id: string, version: number): Promise<PublishedProgram & { withdrawn: boolean }> {
+    return this.db.tx(async (q) => {
+      await q.rows(sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`);
+      const [row] = await q.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs WHERE program_id = ${id} AND version = ${version}`);
+      if (!row) throw new HqError(404, `program ${id} has no version ${version}`, 'program_unknown');
+      if (row.withdrawn_at) return { ...publishedProgram(row), withdrawn: false };
+      const now = this.clock();
+      const activeFrom = new Date(row.active_from as string);
+      if (activeFrom <= now) {
+        throw new HqError(409, `version ${version} of program ${id} has been in force since ${activeFrom.toISOString()}: publish a new version (from a moment) to change the program`, 'program_in_force');
+      }
+      const [withdrawn] = await q.rows<Row>(
+        sql`UPDATE programs SET withdrawn_at = ${now.toISOString()}, hq_seq = nextval('hq_feed') WHERE program_id = ${id} AND version = ${version} RETURNING ${PROGRAM_COLUMNS}`,
+      );
+      return { ...publishedProgram(withdrawn!), withdrawn: true };
+    });
+  }
+
+  /**
+   * Every published version, newest first, with its state: the one in force now (the newest
+   * published whose moment has come), those still to come, those replaced (or that never will be
+   * in force: a version published after them comes into force first), and those withdrawn.
+   */
+  async programs(): Promise<(PublishedProgram & { state: 'in force' | 'to come' | 'replaced' | 'withdrawn' })[]> {
     const now = this.clock().getTime();
-    const versions = (await this.db.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs ORDER BY hq_seq DESC`)).map(publishedProgram);
+    const all = (await this.db.rows<Row>(sql`SELECT ${PROGRAM_COLUMNS} FROM programs ORDER BY hq_seq DESC`)).map(publishedProgram);
+    const versions = all.filter((p) => !p.withdrawnAt);
     const inForce = versions.find((p) => Date.parse(p.activeFrom) <= now);
     const toCome = (p: PublishedProgram) => Date.parse(p.activeFrom) > now && !versions.some((q) => q.hqSeq > p.hqSeq && q.activeFrom <= p.activeFrom);
-    return versions.map((p) => ({ ...p, state: p === inForce ? 'in force' : toCome(p) ? 'to come' : 'replaced' }));
+    return all.map((p) => ({ ...p, state: p.withdrawnAt ? 'withdrawn' : p === inForce ? 'in force' : toCome(p) ? 'to come' : 'replaced' }));
   }
 
   // ---- pull: the feed --------------------------------------------------------------------------

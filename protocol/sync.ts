@@ -92,6 +92,8 @@ export interface PulledProgram {
   publishedAt: string;
   /** When it comes into force: terminals that have it switch then, online or not. */
   activeFrom: string;
+  /** Withdrawn before its moment: a terminal that holds it drops it, and it never comes into force. */
+  withdrawnAt?: string;
 }
 
 /** A sale or return with a card made on another terminal: what it adds to the cardholder's history. */

@@ -107,8 +107,14 @@ export class SyncStore {
    * moment comes (at once, if it has), once it validates here as it did at HQ (the same hash).
    * One that does not (a terminal older than the program's format) is refused, and the tills keep
    * the program they have; the refusal is kept for the status screen. Either way the feed moves on.
+   * A version HQ withdrew before its moment is dropped.
    */
   private takeProgram(p: PulledProgram, now: string) {
+    if (p.withdrawnAt) {
+      this.ledger.dropHqProgram(p.id, p.version, now);
+      if (this.programRefused()?.startsWith(refusalOf(p))) this.put('program_refused', '');
+      return;
+    }
     const checked = validateProgram(p.definition);
     const from = Date.parse(p.activeFrom);
     if (checked.ok && checked.hash === p.hash && Number.isSafeInteger(p.hqSeq) && !Number.isNaN(from)) {
@@ -117,7 +123,7 @@ export class SyncStore {
       return;
     }
     const why = !checked.ok ? describeErrors(checked.errors) : checked.hash !== p.hash ? `its hash here is ${checked.hash}, at HQ ${p.hash}` : `no moment to come into force: ${String(p.activeFrom)}`;
-    this.put('program_refused', `HQ's program ${p.id} version ${p.version} does not validate on this terminal (${why}); the tills keep the program they had`);
+    this.put('program_refused', `${refusalOf(p)} does not validate on this terminal (${why}); the tills keep the program they had`);
   }
 
   /** Why the newest program HQ published is not in force here, if it is not. */
@@ -125,3 +131,5 @@ export class SyncStore {
     return this.get('program_refused') || null;
   }
 }
+
+const refusalOf = (p: PulledProgram) => `HQ's program ${p.id} version ${p.version}`;
