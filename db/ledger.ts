@@ -603,7 +603,7 @@ export class Ledger {
 
   /** @internal The next outbox row (seq 1, 2, 3 … without gaps), inside the caller's transaction.
    *  The payload is kept as plain JSON; the upload writes its non-ASCII characters as escapes
-   *  (asciiText), out of the sale's commit. */
+   *  (SyncStore.pending), out of the sale's commit. */
   appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
     const seq = (this.stmts.lastOutboxSeq.get() as number) + 1;
     this.stmts.insertOutbox.run(seq, opId, kind, JSON.stringify(payload), now);
@@ -1301,27 +1301,6 @@ export class Ledger {
     }
     return undefined;
   }
-}
-
-/**
- * JSON with every non-ASCII character written as a \u escape: the same value, but text that stays
- * one byte per character all the way to HQ (read from SQLite, sent, decoded and parsed there
- * without the slow paths a Cyrillic reason or product name would otherwise put every batch on).
- */
-export function asciiJson(value: unknown): string {
-  return asciiText(JSON.stringify(value));
-}
-
-/** JSON text with its non-ASCII characters written as \u escapes (the same value). */
-export function asciiText(json: string): string {
-  return json.replace(/[\u007f-\uffff]+/g, escapeRun);
-}
-
-/** A run of non-ASCII characters as \u escapes (one call per word, not one per character). */
-function escapeRun(run: string): string {
-  let out = '';
-  for (let i = 0; i < run.length; i++) out += `\\u${run.charCodeAt(i).toString(16).padStart(4, '0')}`;
-  return out;
 }
 
 // One-shot hashing: no Hash object per call (four calls per sale).

@@ -2,7 +2,7 @@
 // acknowledgements, the pull cursor, and HQ's feed applied in one transaction per page.
 // Everything needed to resume after a crash is in the database.
 import { isAscii } from 'node:buffer';
-import { asciiJson, asciiText, type Ledger } from '../db/ledger';
+import type { Ledger } from '../db/ledger';
 import { describeErrors, validateProgram } from '../engine';
 import type { PullResponse, PulledProgram, PushResponse } from '../protocol/sync';
 
@@ -49,9 +49,9 @@ export class SyncStore {
       let payloadJson = r.payload;
       if (r.kind === 'enroll') {
         const { sealedHolder, ...rest } = JSON.parse(r.payload.toString('utf8')) as { sealedHolder?: string };
-        if (sealedHolder) payloadJson = Buffer.from(asciiJson({ ...rest, holder: this.ledger.openSealedHolder(sealedHolder) }));
+        if (sealedHolder) payloadJson = Buffer.from(JSON.stringify({ ...rest, holder: this.ledger.openSealedHolder(sealedHolder) }));
       }
-      // A payload with non-ASCII text (a product's name, a reason) goes as ASCII, its value the same.
+      // A payload with non-ASCII text (a name, a reason) goes as ASCII JSON, its value the same.
       if (!isAscii(payloadJson)) payloadJson = Buffer.from(asciiText(payloadJson.toString('utf8')));
       return { seq: r.seq, opId: r.op_id, kind: r.kind, createdAt: r.created_at, payloadJson };
     });
@@ -112,7 +112,7 @@ export class SyncStore {
   private takeProgram(p: PulledProgram, now: string) {
     if (p.withdrawnAt) {
       this.ledger.dropHqProgram(p.id, p.version, now);
-      if (this.programRefused()?.startsWith(refusalOf(p))) this.put('program_refused', '');
+      if (this.programRefused()?.startsWith(notValid(p))) this.put('program_refused', '');
       return;
     }
     const checked = validateProgram(p.definition);
@@ -123,7 +123,7 @@ export class SyncStore {
       return;
     }
     const why = !checked.ok ? describeErrors(checked.errors) : checked.hash !== p.hash ? `its hash here is ${checked.hash}, at HQ ${p.hash}` : `no moment to come into force: ${String(p.activeFrom)}`;
-    this.put('program_refused', `${refusalOf(p)} does not validate on this terminal (${why}); the tills keep the program they had`);
+    this.put('program_refused', `${notValid(p)} (${why}); the tills keep the program they had`);
   }
 
   /** Why the newest program HQ published is not in force here, if it is not. */
@@ -132,4 +132,20 @@ export class SyncStore {
   }
 }
 
-const refusalOf = (p: PulledProgram) => `HQ's program ${p.id} version ${p.version}`;
+const notValid = (p: PulledProgram) => `HQ's program ${p.id} version ${p.version} does not validate on this terminal`;
+
+/**
+ * JSON text with every non-ASCII character written as a \u escape: the same value, but text that
+ * stays one byte per character on its way to HQ (decoded and parsed there without the slow paths
+ * a Cyrillic reason or product name would otherwise put every batch on).
+ */
+function asciiText(json: string): string {
+  return json.replace(/[\u007f-\uffff]+/g, escapeRun);
+}
+
+/** A run of non-ASCII characters as \u escapes (one call per word, not one per character). */
+function escapeRun(run: string): string {
+  let out = '';
+  for (let i = 0; i < run.length; i++) out += `\\u${run.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
+}
