@@ -64,8 +64,8 @@ if (command === 'code') {
   console.log(JSON.stringify({ changed: await assignRfmSegments(db, { from: new Date(to.getTime() - 365 * 86_400_000).toISOString(), to: to.toISOString() }) }));
   await db.close();
 } else if (command === 'program') {
-  const file = positionals[1];
-  try {
+  await programCommand(async () => {
+    const file = positionals[1];
     if (!file) throw new HqError(400, 'usage: npm run hq -- program FILE [--from ISO]');
     let json: unknown;
     try {
@@ -73,26 +73,14 @@ if (command === 'code') {
     } catch (e) {
       throw new HqError(400, `cannot read the program ${file}: ${(e as Error).message}`);
     }
-    const { definition: _, ...published } = await service.publishProgram(json, values.from ? { activeFrom: values.from } : {});
-    console.log(JSON.stringify(published));
-  } catch (e) {
-    if (!(e instanceof HqError)) throw e;
-    console.error(`hq: ${e.message}`);
-    process.exitCode = 2;
-  }
-  await db.close();
+    return service.publishProgram(json, values.from ? { activeFrom: values.from } : {});
+  });
 } else if (command === 'withdraw-program') {
-  try {
-    const [id, version] = [positionals[1], Number(positionals[2])];
-    if (!id || !positionals[2]) throw new HqError(400, 'usage: npm run hq -- withdraw-program ID VERSION');
-    const { definition: _, ...withdrawn } = await service.withdrawProgram(...programVersionOf({ id, version }));
-    console.log(JSON.stringify(withdrawn));
-  } catch (e) {
-    if (!(e instanceof HqError)) throw e;
-    console.error(`hq: ${e.message}`);
-    process.exitCode = 2;
-  }
-  await db.close();
+  await programCommand(async () => {
+    const [id, version] = positionals.slice(1);
+    if (!id || !version) throw new HqError(400, 'usage: npm run hq -- withdraw-program ID VERSION');
+    return service.withdrawProgram(...programVersionOf({ id, version: Number(version) }));
+  });
 } else if (command === 'programs') {
   console.log(JSON.stringify((await service.programs()).map(({ definition: _, ...p }) => p), null, 2));
   await db.close();
@@ -130,4 +118,18 @@ if (command === 'code') {
 } else {
   console.error(`unknown command ${command}`);
   process.exit(2);
+}
+
+/** A program command: its answer as one JSON line (without the definition), or HQ's refusal as one line on stderr and exit code 2. */
+async function programCommand(run: () => Promise<{ definition: unknown }>) {
+  try {
+    const { definition: _, ...answer } = await run();
+    console.log(JSON.stringify(answer));
+  } catch (e) {
+    if (!(e instanceof HqError)) throw e;
+    console.error(`hq: ${e.message}`);
+    process.exitCode = 2;
+  } finally {
+    await db.close();
+  }
 }
