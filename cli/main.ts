@@ -176,9 +176,10 @@ async function jobsRun(argv: string[], out: Out) {
   try {
     // The jobs follow the program in force at `now`, as the terminal's own would: a version HQ
     // published for a moment that has come by then is put in force first.
-    ledger.activateDueProgram(new Date(now).toISOString());
-    const program = loadActiveProgram(ledger, undefined, now);
-    out({ ok: true, program: program && { id: program.program.id, version: program.program.version }, ...runLedgerJobs(ledger, program?.program ?? null, new Date(now).toISOString()) });
+    const at = new Date(now).toISOString();
+    ledger.activateDueProgram(at);
+    const program = loadActiveProgram(ledger, undefined, at);
+    out({ ok: true, program: program && { id: program.program.id, version: program.program.version }, ...runLedgerJobs(ledger, program?.program ?? null, at) });
     return 0;
   } finally {
     ledger.close();

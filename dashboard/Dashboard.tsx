@@ -13,6 +13,12 @@ async function get<T>(path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
+/** A JSON request to HQ as the signed-in user: whether HQ took it, and its answer (its refusal: `error`, `code`). */
+async function post<T>(path: string, body: unknown): Promise<{ ok: boolean; status: number; body: T & { error?: string; code?: string } }> {
+  const res = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { ok: res.ok, status: res.status, body: (await res.json().catch(() => ({}))) as T & { error?: string; code?: string } };
+}
+
 const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(1)}%` : '—');
 const rub = (k: unknown) => (typeof k === 'number' ? `${new Intl.NumberFormat('ru-RU').format(Math.round(k / 100))} ₽` : '—');
 const figureNames: Record<string, string> = {
@@ -326,18 +332,16 @@ function Programs() {
       return;
     }
     const when = from ? `?activeFrom=${encodeURIComponent(new Date(from).toISOString())}` : '';
-    const res = await fetch(`/v1/dashboard/programs${when}`, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(json) });
-    const body = (await res.json().catch(() => ({}))) as { error?: string; code?: string; id?: string; version?: number; published?: boolean; activeFrom?: string };
+    const { ok, status, body } = await post<{ id?: string; version?: number; published?: boolean; activeFrom?: string }>(`/v1/dashboard/programs${when}`, json);
     const at = body.activeFrom && Date.parse(body.activeFrom) > Date.now() ? `с ${new Date(body.activeFrom).toLocaleString('ru-RU')}` : 'после следующей синхронизации';
-    if (!res.ok) setMessage({ ok: false, text: `Не опубликовано${refusals[body.code ?? ''] ?? ''}: ${body.error ?? `HTTP ${res.status}`}` });
+    if (!ok) setMessage({ ok: false, text: `Не опубликовано${refusals[body.code ?? ''] ?? ''}: ${body.error ?? `HTTP ${status}`}` });
     else setMessage({ ok: true, text: body.published ? `Опубликована версия ${body.version} программы ${body.id}: кассы перейдут на неё ${at}` : `Версия ${body.version} программы ${body.id} уже опубликована` });
     load();
   };
   const withdraw = async (p: Row) => {
     if (!window.confirm(`Отменить версию ${String(p.version)} программы ${String(p.id)}? Она не вступит в силу ни на одной кассе.`)) return;
-    const res = await fetch('/v1/dashboard/programs/withdraw', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: p.id, version: p.version }) });
-    const body = (await res.json().catch(() => ({}))) as { error?: string; code?: string };
-    if (!res.ok) setMessage({ ok: false, text: `Не отменено${refusals[body.code ?? ''] ?? ''}: ${body.error ?? `HTTP ${res.status}`}` });
+    const { ok, status, body } = await post<object>('/v1/dashboard/programs/withdraw', { id: p.id, version: p.version });
+    if (!ok) setMessage({ ok: false, text: `Не отменено${refusals[body.code ?? ''] ?? ''}: ${body.error ?? `HTTP ${status}`}` });
     else setMessage({ ok: true, text: `Версия ${String(p.version)} программы ${String(p.id)} отменена: кассы удалят её при следующей синхронизации` });
     load();
   };

@@ -136,6 +136,8 @@ export interface EntryInput {
 /** The balance-row column naming the newest row of each cardholder list. */
 const LIST_HEAD = { receipts: 'last_receipt', point_entries: 'last_entry' } as const;
 type ListHeads = { lastReceipt: number | null; lastEntry: number | null };
+/** A program version HQ published, as `programs` keeps it here. */
+type HqVersion = { id: string; version: number; hq_seq: number };
 
 /**
  * SQL opening a query with `chain(r)`: the rowids of one cardholder's receipts or point entries,
@@ -552,11 +554,9 @@ export class Ledger {
     if (held === 1) {
       const back = this.sqlite
         .prepare('SELECT id, version, hq_seq FROM programs WHERE hq_seq IS NOT NULL AND NOT (id = ? AND version = ?) AND active_from <= ? ORDER BY hq_seq DESC LIMIT 1')
-        .get(id, version, now) as { id: string; version: number; hq_seq: number } | undefined;
+        .get(id, version, now) as HqVersion | undefined;
       if (!back) return; // nothing of HQ's to go back to: the tills keep pricing with it
-      this.stmts.deactivatePrograms.run();
-      this.stmts.activateVersion.run(back.id, back.version);
-      this.saveSetting('program_hq_seq', String(back.hq_seq));
+      this.putHqVersionInForce(back);
     }
     this.sqlite.prepare('DELETE FROM programs WHERE id = ? AND version = ? AND hq_seq IS NOT NULL').run(id, version);
   }
@@ -567,15 +567,18 @@ export class Ledger {
    * published after another comes before it, whatever their moments.
    */
   activateDueProgram(now: string) {
-    const due = this.stmts.dueProgram.get(now) as { id: string; version: number; hq_seq: number } | undefined;
-    if (!due) return;
-    this.sqlite.transaction(() => {
-      this.stmts.deactivatePrograms.run();
-      this.stmts.activateVersion.run(due.id, due.version);
-      this.saveSetting('program_source', 'hq');
-      this.saveSetting('program_hq_seq', String(due.hq_seq));
-    })();
+    const due = this.stmts.dueProgram.get(now) as HqVersion | undefined;
+    if (due) this.sqlite.transaction(() => this.putHqVersionInForce(due))();
   }
+
+  /** Makes a version HQ published the one the tills price with, in the caller's transaction. */
+  private putHqVersionInForce(v: HqVersion) {
+    this.stmts.deactivatePrograms.run();
+    this.stmts.activateVersion.run(v.id, v.version);
+    this.saveSetting('program_source', 'hq');
+    this.saveSetting('program_hq_seq', String(v.hq_seq));
+  }
+
 
   /** The version HQ published that comes into force next, if one is to come. */
   nextProgram(now: string): { id: string; version: number; name: string; activeFrom: string } | null {
