@@ -191,7 +191,11 @@ describe('ledger', () => {
     expect(() => ledger.commitSale({ card, priced: priced(), now })).toThrow(/disk full/);
     ledger.sqlite.exec('DROP TRIGGER fail_outbox');
     expect(ledger.verify()).toMatchObject({ ok: true, receipts: 0, pointEntries: 0 });
-    ledger.commitSale({ card, priced: priced(), now });
+    // What the failed sale took (its number, its place in the chain and in the outbox) is given again.
+    const sale = ledger.commitSale({ card, priced: priced(), now });
+    // (The outbox's first row is the enrollment's.)
+    expect(sale).toMatchObject({ receiptNumber: expect.stringMatching(/-1$/), chainSeq: 1, outboxSeq: 2 });
+    expect(ledger.sqlite.prepare('SELECT seq FROM outbox ORDER BY seq').pluck().all()).toEqual([1, 2]);
     expect(ledger.verify()).toMatchObject({ ok: true, receipts: 1 });
     ledger.close();
   });

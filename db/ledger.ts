@@ -135,9 +135,9 @@ export interface EntryInput {
 
 /** The balance-row column naming the newest row of each cardholder list. */
 const LIST_HEAD = { receipts: 'last_receipt', point_entries: 'last_entry' } as const;
-type ListHeads = { lastReceipt: number | null; lastEntry: number | null };
 /** A program version HQ published, as `programs` keeps it here. */
 type HqVersion = { id: string; version: number; hq_seq: number };
+type ChainTip = { seq: number; hash: string; receipt: number };
 
 /**
  * SQL opening a query with `chain(r)`: the rowids of one cardholder's receipts or point entries,
@@ -206,7 +206,10 @@ export class Ledger {
   /** quick_check's verdict ('checking' while a big file is checked in the background). */
   integrity: IntegrityState = { status: 'ok' };
   readonly integrityChecked: Promise<void> = Promise.resolve();
-  private chain: { seq: number; hash: string };
+  /** The newest link of this terminal's chain, and the place of its newest receipt in their
+   *  numbering (CODE-n): read at start, kept here after (and read again at each transaction while
+   *  another process may write the file). */
+  private chain: ChainTip;
   private readonly stmts;
   /** One transaction wrapper for every write (building one per sale costs more than a B-tree insert). */
   private readonly inTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
@@ -290,7 +293,7 @@ export class Ledger {
            ORDER BY t.hq_seq DESC LIMIT 1`,
         )
         .pluck(),
-      holderHeads: sqlite.prepare('SELECT last_receipt AS lastReceipt, last_entry AS lastEntry FROM balances WHERE cardholder_id = ?'),
+      lastEntry: sqlite.prepare('SELECT last_entry FROM balances WHERE cardholder_id = ?').pluck(),
       importHolder: sqlite.prepare(
         `INSERT INTO cardholders (id, enrollment_no, pii, phone_index, consent_pd_at, enrolled_at, store_id, terminal_id, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -345,24 +348,28 @@ export class Ledger {
         .raw(),
       // The sale's writes bind positional parameters: binding by name looks every name up on the
       // object through V8's slow path, which cost a sale about as much as the inserts themselves.
+      // A receipt and a sale's first entry link after their cardholder's newest (the heads the balance
+      // row keeps; the cardholder bound again, last) in the insert itself, not through a read of the
+      // heads first: a statement fewer.
       insertReceipt: sqlite.prepare(
         `INSERT INTO receipts (id, number, terminal_id, kind, original_receipt_id, card_id, cardholder_id, shift_id, cashier_id, created_at,
           gross, discount, redeem_kopecks, to_pay, points_earned, points_redeemed, program_id, program_version, program_hash, priced, chain_seq, prev_hash, hash, holder_prev)
-         VALUES (${'?, '.repeat(23)}?)`,
+         VALUES (${'?, '.repeat(23)}(SELECT last_receipt FROM balances WHERE cardholder_id = ?))`,
       ),
       insertEntry: sqlite.prepare(
         `INSERT INTO point_entries (id, terminal_id, cardholder_id, card_id, receipt_id, kind, points, lot_id, activates_at, expires_at, reason, created_at, chain_seq, prev_hash, hash, holder_prev)
-         VALUES (${'?, '.repeat(15)}?)`,
+         VALUES (${'?, '.repeat(15)}coalesce(?, (SELECT last_entry FROM balances WHERE cardholder_id = ?)))`,
       ),
-      // (cardholder, points, spend, count, last purchase at, last receipt, last entry): added to the
-      // row, which answers with the cardholder's own points after it
+      // (cardholder, points, spend, count, last purchase at, last receipt, last entry; the cardholder
+      // again): added to the row, which answers with the balance as HQ knows it (the entries
+      // replicated from HQ added: a statement fewer than asking for those apart)
       upsertBalance: sqlite.prepare(
         `INSERT INTO balances (cardholder_id, points, lifetime_spend, purchase_count, last_purchase_at, last_receipt, last_entry)
          VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(cardholder_id) DO UPDATE SET points = points + excluded.points, lifetime_spend = lifetime_spend + excluded.lifetime_spend,
            purchase_count = purchase_count + excluded.purchase_count, last_purchase_at = coalesce(excluded.last_purchase_at, last_purchase_at),
            last_receipt = coalesce(excluded.last_receipt, last_receipt), last_entry = coalesce(excluded.last_entry, last_entry)
-         RETURNING points`,
+         RETURNING points + coalesce((SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?), 0)`,
       ).pluck(),
       // Purchase history counted from elsewhere (another terminal's sale, a merged duplicate's):
       // the last purchase only ever moves forward.
@@ -372,8 +379,8 @@ export class Ledger {
            last_purchase_at = CASE WHEN excluded.last_purchase_at > coalesce(last_purchase_at, '') THEN excluded.last_purchase_at ELSE last_purchase_at END`,
       ),
       useAllowance: sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?'),
-      insertOutbox: sqlite.prepare('INSERT INTO outbox (seq, op_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)'),
-      lastOutboxSeq: sqlite.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck(),
+      // seq is the rowid: one more than the largest (rows are never deleted), so 1, 2, 3 … without gaps.
+      insertOutbox: sqlite.prepare('INSERT INTO outbox (op_id, kind, payload, created_at) VALUES (?, ?, ?, ?)'),
       // Both tables are append-only and written in chain order, so each one's last row by rowid
       // is its newest link (no chain_seq index to keep up on every sale).
       chainHead: sqlite.prepare(
@@ -405,10 +412,10 @@ export class Ledger {
       activateVersion: sqlite.prepare('UPDATE programs SET active = 1 WHERE id = ? AND version = ?'),
       counter: sqlite.prepare("INSERT INTO settings (key, value) VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value").pluck(),
     };
-    this.chain = this.loadChainHead();
+    this.chain = this.loadChainTip();
     this.inTransaction = sqlite.transaction((fn: () => unknown) => {
       // Sharing the file, the chain may have grown elsewhere since: link after its newest row.
-      if (!this.holdsFile) this.chain = this.loadChainHead();
+      if (!this.holdsFile) this.chain = this.loadChainTip();
       return fn();
     });
   }
@@ -430,12 +437,13 @@ export class Ledger {
   /** The next receipt number (`CODE-n`): one more than the newest receipt's. The receipts carry the
    *  count themselves, so a sale writes no counter row (one page fewer in its commit). */
   private nextReceiptNumber(): string {
-    const last = this.stmts.lastReceiptNumber.get() as string | undefined;
-    return `${this.terminalCode}-${last ? receiptRow(last) + 1 : 1}`;
+    return `${this.terminalCode}-${this.chain.receipt + 1}`;
   }
 
-  private loadChainHead(): { seq: number; hash: string } {
-    return (this.stmts.chainHead.get() as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
+  private loadChainTip(): ChainTip {
+    const head = (this.stmts.chainHead.get() as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
+    const last = this.stmts.lastReceiptNumber.get() as string | undefined;
+    return { ...head, receipt: last ? receiptRow(last) : 0 };
   }
 
   /** Links a row built for it into the terminal's chain: gives it its chainSeq, prevHash and hash
@@ -447,7 +455,7 @@ export class Ledger {
     const hash = chainHash(prevHash, linked, sha256Node);
     linked.prevHash = prevHash;
     linked.hash = hash;
-    this.chain = { seq: linked.chainSeq, hash };
+    this.chain = { seq: linked.chainSeq, hash, receipt: this.chain.receipt };
     return linked;
   }
 
@@ -608,9 +616,7 @@ export class Ledger {
    *  The payload is kept as plain JSON; the upload writes its non-ASCII characters as escapes
    *  (SyncStore.pending), out of the sale's commit. */
   appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
-    const seq = (this.stmts.lastOutboxSeq.get() as number) + 1;
-    this.stmts.insertOutbox.run(seq, opId, kind, JSON.stringify(payload), now);
-    return seq;
+    return Number(this.stmts.insertOutbox.run(opId, kind, JSON.stringify(payload), now).lastInsertRowid);
   }
 
   /** A card HQ knows (provisioning, or enrolled on another terminal), or a card's new state from
@@ -695,7 +701,7 @@ export class Ledger {
    * Inside a transaction they are always read afresh (what it wrote may yet be rolled back).
    */
   lots(cardholderId: string): readonly PointLot[] {
-    return this.keptLots(cardholderId, this.heads(cardholderId).lastEntry);
+    return this.keptLots(cardholderId, this.lastEntry(cardholderId));
   }
 
   /** The lots, given the head of the cardholder's own entries (a caller that read their balance row has it). */
@@ -807,15 +813,16 @@ export class Ledger {
     }
   }
 
-  /** The rowids of a cardholder's newest receipt and point entry: the heads of its lists. */
-  private heads(cardholderId: string): ListHeads {
-    return (this.stmts.holderHeads.get(cardholderId) as ListHeads | undefined) ?? { lastReceipt: null, lastEntry: null };
+  /** The rowid of a cardholder's newest point entry: the head of its list. */
+  private lastEntry(cardholderId: string): number | null {
+    return (this.stmts.lastEntry.get(cardholderId) as number | null | undefined) ?? null;
   }
 
-  /** Inserts a linked point entry after its cardholder's previous one; returns its rowid. */
+  /** Inserts a linked point entry after its cardholder's previous one (null: after the newest
+   *  the balance row names); returns its rowid. */
   private insertEntry(e: Row, holderPrev: number | null): number {
     const { lastInsertRowid } = this.stmts.insertEntry.run(
-      e.id, e.terminalId, e.cardholderId, e.cardId, e.receiptId, e.kind, e.points, e.lotId, e.activatesAt, e.expiresAt, e.reason, e.createdAt, e.chainSeq, e.prevHash, e.hash, holderPrev,
+      e.id, e.terminalId, e.cardholderId, e.cardId, e.receiptId, e.kind, e.points, e.lotId, e.activatesAt, e.expiresAt, e.reason, e.createdAt, e.chainSeq, e.prevHash, e.hash, holderPrev, e.cardholderId,
     );
     return Number(lastInsertRowid);
   }
@@ -845,12 +852,12 @@ export class Ledger {
     });
     const moved = new Map<string, { points: number; lastEntry: number | null }>();
     for (const e of linked) {
-      const holder = moved.get(e.cardholderId) ?? { points: 0, lastEntry: this.heads(e.cardholderId).lastEntry };
+      const holder = moved.get(e.cardholderId) ?? { points: 0, lastEntry: null as number | null };
       holder.lastEntry = this.insertEntry(e, holder.lastEntry);
       holder.points += e.points;
       moved.set(e.cardholderId, holder);
     }
-    for (const [cardholderId, { points, lastEntry }] of moved) this.stmts.upsertBalance.run(cardholderId, points, 0, 0, null, null, lastEntry);
+    for (const [cardholderId, { points, lastEntry }] of moved) this.stmts.upsertBalance.run(cardholderId, points, 0, 0, null, null, lastEntry, cardholderId);
     return linked;
   }
 
@@ -1173,27 +1180,26 @@ export class Ledger {
       programHash: r.program.hash,
       pricedHash: sha256Node(r.pricedJson),
     });
-    const heads = r.card ? this.heads(r.card.cardholderId) : null;
     // Its lines are in the priced basket; holder_prev links it into its cardholder's receipts.
     const { lastInsertRowid } = this.stmts.insertReceipt.run(
       receipt.id, receipt.number, receipt.terminalId, receipt.kind, receipt.originalReceiptId, receipt.cardId, receipt.cardholderId, receipt.shiftId, receipt.cashierId, receipt.createdAt,
       receipt.gross, receipt.discount, receipt.redeemKopecks, receipt.toPay, receipt.pointsEarned, receipt.pointsRedeemed, receipt.programId, receipt.programVersion, receipt.programHash,
-      r.pricedJson, receipt.chainSeq, receipt.prevHash, receipt.hash, heads?.lastReceipt ?? null,
+      r.pricedJson, receipt.chainSeq, receipt.prevHash, receipt.hash, receipt.cardholderId,
     );
+    this.chain = { ...this.chain, receipt: receiptRow(r.number) };
     const receiptRowid = Number(lastInsertRowid);
     const entries: Row[] = [];
     let balance: number | null = null;
-    if (r.card && heads) {
+    if (r.card) {
       const { cardholderId, cardId } = r.card;
       for (const e of r.entries) {
         const id = uuidv7();
         entries.push(this.link({ id, terminalId: this.terminalId, cardholderId, cardId, receiptId, kind: e.kind, points: e.points, lotId: e.lotId ?? id, activatesAt: e.activatesAt, expiresAt: e.expiresAt, reason: e.reason, createdAt: now }));
       }
-      let lastEntry = heads.lastEntry;
+      let lastEntry: number | null = null;
       for (const e of entries) lastEntry = this.insertEntry(e, lastEntry);
       const delta = entries.reduce((s, e) => s + (e.points as number), 0);
-      const ownPoints = this.stmts.upsertBalance.get(cardholderId, delta, r.spend, r.count, r.kind === 'sale' ? now : null, receiptRowid, lastEntry) as number;
-      balance = this.withRemote(cardholderId, ownPoints);
+      balance = this.stmts.upsertBalance.get(cardholderId, delta, r.spend, r.count, r.kind === 'sale' ? now : null, receiptRowid, lastEntry, cardholderId) as number;
     }
     if (r.allowance) this.stmts.useAllowance.run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
