@@ -45,7 +45,7 @@ describe('canonical JSON (what the chain hashes, on the terminal and at HQ)', ()
 });
 
 describe('the compact upload of a sale', () => {
-  it('leaves out of each entry what it shares with its receipt, and HQ gets back the rows the terminal chained', () => {
+  it('names the rows the sale wrote; the upload leaves out of each entry what it shares with its receipt, and HQ gets back the rows the terminal chained', () => {
     const ledger = new Ledger({ path: ':memory:' });
     const card = ledger.enroll({ holder: { firstName: 'Вера' }, cardNumber: '7789000000084', now: '2026-12-02T10:00:00.000Z', consentPd: true })!;
     const program = validateProgram(JSON.parse(readFileSync('resources/demo-program.json', 'utf8')));
@@ -53,26 +53,32 @@ describe('the compact upload of a sale', () => {
     const now = '2026-12-02T10:05:00.000Z';
     const basket = { lines: [{ sku: 'TEA-100', name: 'Чай «Утро»', category: 'grocery', qty: 1, unitPrice: 19900 }] };
     const sale = ledger.commitSale({ card, priced: priceBasket(program.program, program.hash, ledger.cardState(card), basket, { now }), now });
-    const text = ledger.sqlite.prepare('SELECT payload FROM outbox WHERE seq = ?').pluck().get(sale.outboxSeq) as string;
-    // Kept as plain JSON (no escaping in the sale's commit); sent as ASCII, Cyrillic as \u escapes, the same value.
-    expect(text).toContain('Чай «Утро»');
+    // The outbox row names the receipt and entries the sale wrote, not a second copy of them.
+    const stored = JSON.parse(ledger.sqlite.prepare('SELECT payload FROM outbox WHERE seq = ?').pluck().get(sale.outboxSeq) as string) as { rows: { receipt: number; entries: number[] } };
+    const rows = ledger.sqlite.prepare('SELECT rowid FROM point_entries WHERE receipt_id = ? ORDER BY chain_seq').pluck().all(sale.receiptId);
+    expect(stored).toEqual({ rows: { receipt: ledger.sqlite.prepare('SELECT rowid FROM receipts WHERE id = ?').pluck().get(sale.receiptId), entries: rows }, redeemOffered: 0 });
+    // Sent as ASCII, Cyrillic as \u escapes.
     const sent = new SyncStore(ledger).pending(10).find((o) => o.seq === sale.outboxSeq)!.payloadJson.toString('latin1');
     expect(sent).toMatch(/^[\x20-\x7e]*$/);
     expect(sent).toContain('\\u0427\\u0430\\u0439 \\u00ab');
-    expect(JSON.parse(sent)).toEqual(JSON.parse(text));
-    const upload = JSON.parse(text) as { receipt: Record<string, unknown>; entries: Record<string, unknown>[]; lines: Record<string, unknown>[] };
+    const upload = JSON.parse(sent) as { receipt: Record<string, unknown>; entries: Record<string, unknown>[]; lines: Record<string, unknown>[] };
+    expect(Object.keys(upload)).toEqual(['receipt', 'lines', 'entries', 'redeemOffered']);
+    expect(upload.receipt).toMatchObject({ id: sale.receiptId, number: sale.receiptNumber, chainSeq: sale.chainSeq });
     // A line carries what a return on another terminal needs of it (HQ gives it there).
     expect(upload.lines[0]).toMatchObject({ lineNo: 1, name: 'Чай «Утро»', unitPrice: 19900, pointsRedeemed: 0 });
     expect(upload.entries.length).toBeGreaterThan(0);
     for (const e of upload.entries) expect(Object.keys(e)).not.toContain('cardholderId');
-    const stored = ledger.sqlite.prepare('SELECT * FROM point_entries WHERE receipt_id = ? ORDER BY chain_seq').all(sale.receiptId) as Record<string, unknown>[];
+    const entries = ledger.sqlite.prepare('SELECT * FROM point_entries WHERE receipt_id = ? ORDER BY chain_seq').all(sale.receiptId) as Record<string, unknown>[];
     const full = (withReceiptFields('sale', upload) as { entries: Record<string, unknown>[] }).entries;
-    expect(full.map((e) => [e.id, e.prevHash, e.hash, e.cardholderId, e.receiptId, e.createdAt, e.reason])).toEqual(stored.map((e) => [e.id, e.prev_hash, e.hash, e.cardholder_id, e.receipt_id, e.created_at, e.reason]));
+    expect(full.map((e) => [e.id, e.prevHash, e.hash, e.cardholderId, e.receiptId, e.createdAt, e.reason])).toEqual(entries.map((e) => [e.id, e.prev_hash, e.hash, e.cardholder_id, e.receipt_id, e.created_at, e.reason]));
     // HQ's own check accepts it from the head before the receipt, and a payload in the full form passes through as it is.
     const head = { seq: (upload.receipt.chainSeq as number) - 1, hash: upload.receipt.prevHash as string };
-    expect(verifyOperation(head, 'sale', withReceiptFields('sale', upload))).toMatchObject({ ok: true, head: { hash: stored.at(-1)!.hash } });
+    expect(verifyOperation(head, 'sale', withReceiptFields('sale', upload))).toMatchObject({ ok: true, head: { hash: entries.at(-1)!.hash } });
     const fullForm = { ...upload, entries: full };
     expect(withReceiptFields('sale', fullForm)).toEqual(fullForm);
+    // A sale's row written whole (before its rows were named) goes as it was written.
+    const old = ledger.appendOutbox('sale', 'old-sale', now, upload);
+    expect(JSON.parse(new SyncStore(ledger).pending(10).find((o) => o.seq === old)!.payloadJson.toString())).toEqual(upload);
     ledger.close();
   });
 });

@@ -379,6 +379,9 @@ export class Ledger {
            last_purchase_at = CASE WHEN excluded.last_purchase_at > coalesce(last_purchase_at, '') THEN excluded.last_purchase_at ELSE last_purchase_at END`,
       ),
       useAllowance: sqlite.prepare('UPDATE allowances SET used = used + ? WHERE id = ?'),
+      // The rows named by a page of outbox rows (a JSON array of rowids).
+      receiptsAt: sqlite.prepare(`SELECT rowid, ${RECEIPT_LINK} FROM receipts WHERE rowid IN (SELECT value FROM json_each(?))`).raw(),
+      entriesAt: sqlite.prepare(`SELECT rowid, ${ENTRY_LINK} FROM point_entries WHERE rowid IN (SELECT value FROM json_each(?))`).raw(),
       // seq is the rowid: one more than the largest (rows are never deleted), so 1, 2, 3 … without gaps.
       insertOutbox: sqlite.prepare('INSERT INTO outbox (op_id, kind, payload, created_at) VALUES (?, ?, ?, ?)'),
       // Both tables are append-only and written in chain order, so each one's last row by rowid
@@ -617,6 +620,33 @@ export class Ledger {
    *  (SyncStore.pending), out of the sale's commit. */
   appendOutbox(kind: string, opId: string, now: string, payload: unknown): number {
     return Number(this.stmts.insertOutbox.run(opId, kind, JSON.stringify(payload), now).lastInsertRowid);
+  }
+
+  /**
+   * Outbox payloads as HQ gets them. A sale's row names the receipt and point entries it wrote (by
+   * rowid): the receipt as chained, its lines from its priced basket and its entries without what
+   * they share with it are read from those rows, which are append-only like the row itself. The
+   * sale's commit so writes no second copy of them. The rows of a whole page are read in one
+   * statement per table. Any other payload is sent as it was written.
+   */
+  uploadPayloads(stored: Record<string, unknown>[]): Record<string, unknown>[] {
+    const named = stored.map((s) => s.rows as { receipt: number; entries: number[] } | undefined);
+    const byRowid = (stmt: Database.Statement, rowids: number[]) => new Map((stmt.all(JSON.stringify(rowids)) as unknown[][]).map((a) => [a[0] as number, a.slice(1)]));
+    const receipts = byRowid(this.stmts.receiptsAt, named.flatMap((n) => (n ? [n.receipt] : [])));
+    const entries = byRowid(this.stmts.entriesAt, named.flatMap((n) => n?.entries ?? []));
+    const found = (rows: Map<number, unknown[]>, rowid: number, what: string) => {
+      const row = rows.get(rowid);
+      if (!row) throw new Error(`An outbox row names ${what} row ${rowid}, which is not in the ledger`);
+      return row;
+    };
+    return stored.map((s, i) => {
+      const n = named[i];
+      if (!n) return s;
+      const { rows: _, ...rest } = s;
+      const receipt = receiptLink(found(receipts, n.receipt, 'receipt'));
+      const compact = n.entries.map((rowid) => compactEntry(asLinked(entryLink(found(entries, rowid, 'point entry')))));
+      return { receipt: asLinked(receipt), lines: saleLines(JSON.parse(receipt.priced) as PricedBasket), entries: compact, ...rest };
+    });
   }
 
   /** A card HQ knows (provisioning, or enrolled on another terminal), or a card's new state from
@@ -905,7 +935,6 @@ export class Ledger {
         },
         program: priced.program,
         pricedJson: JSON.stringify(priced),
-        lines: priced.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, name: l.name, category: l.category, qty: l.qty, unitPrice: l.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.net, pointsEarned: l.pointsEarned, pointsRedeemed: l.pointsRedeemed })),
         entries: card
           ? [
               ...priced.redemption.fromLots.map((d) => ({ kind: 'redeem', points: -d.points, lotId: d.lotId, activatesAt: null, expiresAt: null, reason: `Оплата баллами, чек ${receiptNumber}` })),
@@ -1146,8 +1175,8 @@ export class Ledger {
     totals: { gross: number; discount: number; redeemKopecks: number; toPay: number; pointsEarned: number; pointsRedeemed: number };
     program: PricedBasket['program'];
     pricedJson: string;
-    /** The lines as HQ gets them (a sale's with what a return on another terminal needs of them). */
-    lines: Row[];
+    /** A return's lines as HQ gets them (a sale's are read from its priced basket at upload: saleLines). */
+    lines?: Row[];
     entries: { kind: string; points: number; lotId: string | null; activatesAt: string | null; expiresAt: string | null; reason: string }[];
     spend: number;
     count: number;
@@ -1189,6 +1218,7 @@ export class Ledger {
     this.chain = { ...this.chain, receipt: receiptRow(r.number) };
     const receiptRowid = Number(lastInsertRowid);
     const entries: Row[] = [];
+    const entryRows: number[] = [];
     let balance: number | null = null;
     if (r.card) {
       const { cardholderId, cardId } = r.card;
@@ -1197,14 +1227,18 @@ export class Ledger {
         entries.push(this.link({ id, terminalId: this.terminalId, cardholderId, cardId, receiptId, kind: e.kind, points: e.points, lotId: e.lotId ?? id, activatesAt: e.activatesAt, expiresAt: e.expiresAt, reason: e.reason, createdAt: now }));
       }
       let lastEntry: number | null = null;
-      for (const e of entries) lastEntry = this.insertEntry(e, lastEntry);
+      for (const e of entries) entryRows.push((lastEntry = this.insertEntry(e, lastEntry)));
       const delta = entries.reduce((s, e) => s + (e.points as number), 0);
       balance = this.stmts.upsertBalance.get(cardholderId, delta, r.spend, r.count, r.kind === 'sale' ? now : null, receiptRowid, lastEntry, cardholderId) as number;
     }
     if (r.allowance) this.stmts.useAllowance.run(r.totals.pointsRedeemed, r.allowance.id);
     const extra = r.allowance ? { allowance: r.allowance.signed, allowanceAgeMs: r.allowance.ageMs } : {};
-    // HQ gets the entries without what they share with the receipt.
-    const upload = { receipt, lines: r.lines, entries: entries.map(compactEntry), ...extra, ...r.facts };
+    // A sale's outbox row names the rows it wrote (append-only, chained) and keeps what they do not
+    // hold; the upload reads the rest from them (uploadPayloads). A return's carries its lines and
+    // entries, HQ getting the entries without what they share with the receipt.
+    const upload = r.lines
+      ? { receipt, lines: r.lines, entries: entries.map(compactEntry), ...extra, ...r.facts }
+      : { rows: { receipt: receiptRowid, entries: entryRows }, ...extra, ...r.facts };
     const outboxSeq = this.appendOutbox(r.kind, receiptId, now, upload);
     return { receiptId, receiptNumber: r.number, chainSeq: receipt.chainSeq, balance, outboxSeq };
   }
@@ -1272,11 +1306,11 @@ export class Ledger {
   private verifyChain(problems: string[]): VerifyReport['firstBrokenLink'] {
     // In the order the rows were written (rowid): a row removed, re-inserted or renumbered shows
     // up as a chain_seq out of turn.
-    const receipts = this.sqlite.prepare('SELECT * FROM receipts ORDER BY rowid').iterate() as IterableIterator<Row>;
-    const entries = this.sqlite.prepare('SELECT * FROM point_entries ORDER BY rowid').iterate() as IterableIterator<Row>;
-    const next = (it: IterableIterator<Row>) => {
+    const receipts = this.sqlite.prepare(`SELECT ${RECEIPT_LINK} FROM receipts ORDER BY rowid`).raw().iterate() as IterableIterator<unknown[]>;
+    const entries = this.sqlite.prepare(`SELECT ${ENTRY_LINK} FROM point_entries ORDER BY rowid`).raw().iterate() as IterableIterator<unknown[]>;
+    const next = (it: IterableIterator<unknown[]>, link: (a: unknown[]) => StoredLink) => {
       const r = it.next();
-      return r.done ? undefined : r.value;
+      return r.done ? undefined : link(r.value);
     };
     try {
       return this.walkChain(receipts, entries, next, problems);
@@ -1286,27 +1320,31 @@ export class Ledger {
     }
   }
 
-  private walkChain(receipts: IterableIterator<Row>, entries: IterableIterator<Row>, next: (it: IterableIterator<Row>) => Row | undefined, problems: string[]): VerifyReport['firstBrokenLink'] {
-    let r = next(receipts);
-    let e = next(entries);
+  private walkChain(
+    receipts: IterableIterator<unknown[]>,
+    entries: IterableIterator<unknown[]>,
+    next: (it: IterableIterator<unknown[]>, link: (a: unknown[]) => StoredLink) => StoredLink | undefined,
+    problems: string[],
+  ): VerifyReport['firstBrokenLink'] {
+    let r = next(receipts, receiptLink);
+    let e = next(entries, entryLink);
     let expectedSeq = 1;
     let prevHash = GENESIS_HASH;
     while (r || e) {
-      const takeReceipt = r && (!e || (r.chain_seq as number) < (e.chain_seq as number));
-      const row = (takeReceipt ? r : e) as Row;
+      const takeReceipt = r && (!e || r.chainSeq < e.chainSeq);
+      const row = (takeReceipt ? r : e)!;
       const table = takeReceipt ? 'receipts' : 'point_entries';
       const broken = (why: string) => {
-        problems.push(`hash chain broken at ${table} ${row.id as string} (chain_seq ${row.chain_seq as number}): ${why}`);
-        return { table, id: row.id as string, chainSeq: row.chain_seq as number };
+        problems.push(`hash chain broken at ${table} ${row.id} (chain_seq ${row.chainSeq}): ${why}`);
+        return { table, id: row.id, chainSeq: row.chainSeq };
       };
-      if (row.chain_seq !== expectedSeq) return broken(`expected chain_seq ${expectedSeq} — a row before it is missing`);
-      if (row.prev_hash !== prevHash) return broken('prev_hash does not match the row before it');
-      const expected = chainHash(prevHash, takeReceipt ? receiptChainRow(row) : entryChainRow(row), sha256Node);
-      if (row.hash !== expected) return broken('the row was altered after it was written');
-      prevHash = row.hash as string;
+      if (row.chainSeq !== expectedSeq) return broken(`expected chain_seq ${expectedSeq} — a row before it is missing`);
+      if (row.prevHash !== prevHash) return broken('prev_hash does not match the row before it');
+      if (row.hash !== chainHash(prevHash, row.chained(), sha256Node)) return broken('the row was altered after it was written');
+      prevHash = row.hash;
       expectedSeq++;
-      if (takeReceipt) r = next(receipts);
-      else e = next(entries);
+      if (takeReceipt) r = next(receipts, receiptLink);
+      else e = next(entries, entryLink);
     }
     return undefined;
   }
@@ -1315,47 +1353,49 @@ export class Ledger {
 // One-shot hashing: no Hash object per call (four calls per sale).
 export const sha256Node = (text: string) => hash('sha256', text, 'hex');
 
-// The chained form of a row is its camelCase insert object; rebuild it from the stored columns.
-function receiptChainRow(r: Row): Row {
+/** A sale's lines as HQ gets them: with what a return on another terminal needs of them. */
+function saleLines(priced: PricedBasket): Row[] {
+  return priced.lines.map((l, i) => ({ lineNo: i + 1, sku: l.sku, name: l.name, category: l.category, qty: l.qty, unitPrice: l.unitPrice, gross: l.gross, discount: l.discount, redeem: l.redeem, net: l.net, pointsEarned: l.pointsEarned, pointsRedeemed: l.pointsRedeemed }));
+}
+
+/**
+ * A chained row as stored, read raw (an array: binding a row of this many columns to an object
+ * costs better-sqlite3 more than the read), and its chained form: the camelCase insert object,
+ * then prevHash and hash, as Ledger.link left it.
+ */
+const RECEIPT_LINK = 'id, number, terminal_id, kind, original_receipt_id, card_id, cardholder_id, shift_id, cashier_id, created_at, gross, discount, redeem_kopecks, to_pay, points_earned, points_redeemed, program_id, program_version, program_hash, priced, chain_seq, prev_hash, hash';
+const ENTRY_LINK = 'id, terminal_id, cardholder_id, card_id, receipt_id, kind, points, lot_id, activates_at, expires_at, reason, created_at, chain_seq, prev_hash, hash';
+type StoredLink = { id: string; chainSeq: number; prevHash: string; hash: string; chained(): Row };
+
+function receiptLink(a: unknown[]): StoredLink & { priced: string } {
   return {
-    id: r.id,
-    number: r.number,
-    terminalId: r.terminal_id,
-    kind: r.kind,
-    originalReceiptId: r.original_receipt_id,
-    cardId: r.card_id,
-    cardholderId: r.cardholder_id,
-    shiftId: r.shift_id,
-    cashierId: r.cashier_id,
-    createdAt: r.created_at,
-    gross: r.gross,
-    discount: r.discount,
-    redeemKopecks: r.redeem_kopecks,
-    toPay: r.to_pay,
-    pointsEarned: r.points_earned,
-    pointsRedeemed: r.points_redeemed,
-    programId: r.program_id,
-    programVersion: r.program_version,
-    programHash: r.program_hash,
-    pricedHash: sha256Node(r.priced as string),
-    chainSeq: r.chain_seq,
+    id: a[0] as string,
+    priced: a[19] as string,
+    chainSeq: a[20] as number,
+    prevHash: a[21] as string,
+    hash: a[22] as string,
+    chained: () => ({
+      id: a[0], number: a[1], terminalId: a[2], kind: a[3], originalReceiptId: a[4], cardId: a[5], cardholderId: a[6], shiftId: a[7], cashierId: a[8], createdAt: a[9],
+      gross: a[10], discount: a[11], redeemKopecks: a[12], toPay: a[13], pointsEarned: a[14], pointsRedeemed: a[15], programId: a[16], programVersion: a[17], programHash: a[18],
+      pricedHash: sha256Node(a[19] as string), chainSeq: a[20],
+    }),
   };
 }
 
-function entryChainRow(e: Row): Row {
+function entryLink(a: unknown[]): StoredLink {
   return {
-    id: e.id,
-    terminalId: e.terminal_id,
-    cardholderId: e.cardholder_id,
-    cardId: e.card_id,
-    receiptId: e.receipt_id,
-    kind: e.kind,
-    points: e.points,
-    lotId: e.lot_id,
-    activatesAt: e.activates_at,
-    expiresAt: e.expires_at,
-    reason: e.reason,
-    createdAt: e.created_at,
-    chainSeq: e.chain_seq,
+    id: a[0] as string,
+    chainSeq: a[12] as number,
+    prevHash: a[13] as string,
+    hash: a[14] as string,
+    chained: () => ({ id: a[0], terminalId: a[1], cardholderId: a[2], cardId: a[3], receiptId: a[4], kind: a[5], points: a[6], lotId: a[7], activatesAt: a[8], expiresAt: a[9], reason: a[10], createdAt: a[11], chainSeq: a[12] }),
   };
+}
+
+/** A stored link as the chain carried it (the upload's form). */
+function asLinked(link: StoredLink): Row {
+  const row = link.chained();
+  row.prevHash = link.prevHash;
+  row.hash = link.hash;
+  return row;
 }

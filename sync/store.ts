@@ -6,7 +6,8 @@ import type { Ledger } from '../db/ledger';
 import { describeErrors, validateProgram } from '../engine';
 import type { PullResponse, PulledProgram, PushResponse } from '../protocol/sync';
 
-/** An outbox row on its way to HQ; the payload stays the JSON it was committed as, as bytes. */
+/** An outbox row on its way to HQ; the payload as bytes: the JSON it was committed as, or for a
+ *  sale, what its row names read from the ledger (Ledger.uploadPayload). */
 export interface PendingOp {
   seq: number;
   opId: string;
@@ -14,6 +15,9 @@ export interface PendingOp {
   createdAt: string;
   payloadJson: Buffer;
 }
+
+/** How a payload that names its ledger rows begins (Ledger.writeReceipt writes `rows` first). */
+const ROWS = Buffer.from('{"rows":');
 
 export class SyncStore {
   private readonly stmts;
@@ -45,13 +49,20 @@ export class SyncStore {
 
   /** The operations after `after` (default: the acknowledged mark), in order, ready to send (payloads as stored JSON). */
   pending(limit: number, after = this.ackedThrough()): PendingOp[] {
-    return (this.stmts.pending.all(after, limit) as { seq: number; op_id: string; kind: string; payload: Buffer; created_at: string }[]).map((r) => {
+    const rows = this.stmts.pending.all(after, limit) as { seq: number; op_id: string; kind: string; payload: Buffer; created_at: string }[];
+    // The sales' payloads name their rows: read for the whole page at once.
+    const named = rows.filter((r) => r.payload.subarray(0, ROWS.length).equals(ROWS));
+    const uploads = this.ledger.uploadPayloads(named.map((r) => JSON.parse(r.payload.toString('utf8')) as Record<string, unknown>));
+    const uploadOf = new Map(named.map((r, i) => [r, uploads[i]!]));
+    return rows.map((r) => {
       let payloadJson = r.payload;
-      if (r.kind === 'enroll') {
+      const upload = uploadOf.get(r);
+      // A payload with non-ASCII text (a name, a reason) goes as ASCII JSON, its value the same.
+      if (upload) payloadJson = Buffer.from(asciiText(JSON.stringify(upload)), 'latin1');
+      else if (r.kind === 'enroll') {
         const { sealedHolder, ...rest } = JSON.parse(r.payload.toString('utf8')) as { sealedHolder?: string };
         if (sealedHolder) payloadJson = Buffer.from(JSON.stringify({ ...rest, holder: this.ledger.openSealedHolder(sealedHolder) }));
       }
-      // A payload with non-ASCII text (a name, a reason) goes as ASCII JSON, its value the same.
       if (!isAscii(payloadJson)) payloadJson = Buffer.from(asciiText(payloadJson.toString('utf8')));
       return { seq: r.seq, opId: r.op_id, kind: r.kind, createdAt: r.created_at, payloadJson };
     });

@@ -9,6 +9,7 @@ import { priceBasket, validateProgram } from '../engine';
 import { sql } from '../hq/db';
 import { welcomesPerPerson } from '../hq/testing';
 import { assignRfmSegments } from '../hq/figures';
+import { SyncStore } from './store';
 import { loadOrCreateTerminalKey } from './keys';
 import { signatureBase } from '../protocol/sync';
 import { SyncAgent } from './agent';
@@ -205,8 +206,8 @@ describe('sync with HQ', () => {
     }
     // Another round, and the same sales offered again, take nothing more back.
     for (const t of [a, b, c]) await t.agent.syncOnce();
-    const sale = a.ledger.sqlite.prepare("SELECT seq, op_id AS opId, kind, created_at AS createdAt, payload FROM outbox WHERE kind = 'sale' ORDER BY seq LIMIT 1").get() as { seq: number; opId: string; kind: string; createdAt: string; payload: string };
-    const replay = await bed.hq.service.push({ terminalId: a.ledger.terminalId, storeId: 'store-1' }, [{ ...sale, payload: JSON.parse(sale.payload) }]);
+    const { payloadJson, ...sale } = new SyncStore(a.ledger).pending(1000, 0).find((o) => o.kind === 'sale')!;
+    const replay = await bed.hq.service.push({ terminalId: a.ledger.terminalId, storeId: 'store-1' }, [{ ...sale, payload: JSON.parse(payloadJson.toString()) }]);
     expect(replay.results).toEqual([{ seq: sale.seq, status: 'duplicate' }]);
     expect(await bed.hq.service.balances()).toEqual(hqBalances);
     expect((await welcomesPerPerson(bed.hq.db)).get(x.cardholderId)).toEqual({ given: 2, taken: welcomePoints });

@@ -6,6 +6,7 @@ import type { Ledger } from '../db/ledger';
 import { priceBasket } from '../engine';
 import { sql } from '../hq/db';
 import { HqClient } from './client';
+import { SyncStore } from './store';
 import { loadOrCreateTerminalKey } from './keys';
 import { demoProgram as program, syncTestbed } from './testkit';
 
@@ -35,11 +36,13 @@ function luhn(body: string): string {
   return body + String((10 - (sum % 10)) % 10);
 }
 
-/** What an attacker with the file does: drop the guards, then rewrite a sale's payload. */
-function tamperPayload(ledger: Ledger, seq: number, edit: (payload: { entries: Record<string, unknown>[] }) => void) {
+/** What an attacker with the file does: drop the guards, then rewrite a sale's outbox row (which
+ *  names the point entries it uploads) or its point entries. */
+function tamper(ledger: Ledger, seq: number, edit: (payload: { rows: { entries: number[] } }, entries: { rowid: number; id: string; kind: string; points: number }[]) => void) {
   ledger.sqlite.exec('DROP TRIGGER outbox_payload_frozen; DROP TRIGGER point_entries_no_update');
-  const payload = JSON.parse(ledger.sqlite.prepare('SELECT payload FROM outbox WHERE seq = ?').pluck().get(seq) as string);
-  edit(payload);
+  const payload = JSON.parse(ledger.sqlite.prepare('SELECT payload FROM outbox WHERE seq = ?').pluck().get(seq) as string) as { rows: { entries: number[] } };
+  const entries = payload.rows.entries.map((rowid) => ledger.sqlite.prepare('SELECT rowid, id, kind, points FROM point_entries WHERE rowid = ?').get(rowid) as { rowid: number; id: string; kind: string; points: number });
+  edit(payload, entries);
   ledger.sqlite.prepare('UPDATE outbox SET payload = ? WHERE seq = ?').run(JSON.stringify(payload), seq);
 }
 
@@ -54,11 +57,10 @@ describe('HQ verifies each terminal’s hash chain', () => {
     t.sell();
     const seq = t.ledger.sqlite.prepare('SELECT max(seq) FROM outbox').pluck().get() as number;
     let entryId = '';
-    tamperPayload(t.ledger, seq, (p) => {
-      const earn = p.entries.find((e) => e.kind === 'earn')!;
-      entryId = String(earn.id);
-      earn.points = Number(earn.points) + 1000; // a generous cashier
-      t.ledger.sqlite.prepare('UPDATE point_entries SET points = ? WHERE id = ?').run(earn.points, earn.id);
+    tamper(t.ledger, seq, (_, entries) => {
+      const earn = entries.find((e) => e.kind === 'earn')!;
+      entryId = earn.id;
+      t.ledger.sqlite.prepare('UPDATE point_entries SET points = ? WHERE rowid = ?').run(earn.points + 1000, earn.rowid); // a generous cashier
     });
     const balanceBefore = (await bed.hq.service.balances()).get(t.card.cardholderId);
     await t.agent.syncOnce();
@@ -79,9 +81,9 @@ describe('HQ verifies each terminal’s hash chain', () => {
     t.sell();
     const seq = (t.ledger.sqlite.prepare('SELECT max(seq) FROM outbox').pluck().get() as number) - 1;
     let removed = '';
-    tamperPayload(t.ledger, seq, (p) => {
-      removed = String(p.entries[0]!.id);
-      p.entries.splice(0, 1);
+    tamper(t.ledger, seq, (p, entries) => {
+      removed = entries[0]!.id;
+      p.rows.entries.splice(0, 1);
     });
     await t.agent.syncOnce();
     expect(await receiptsAtHq(t.ledger.terminalId)).toBe(1); // neither the gutted sale nor the one after
@@ -99,13 +101,7 @@ describe('HQ verifies each terminal’s hash chain', () => {
     await t.agent.syncOnce();
     const before = await receiptsAtHq(t.ledger.terminalId);
     const balance = (await bed.hq.service.balances()).get(t.card.cardholderId);
-    const old = t.ledger.sqlite.prepare("SELECT seq, op_id AS opId, kind, created_at AS createdAt, CAST(payload AS BLOB) AS payloadJson FROM outbox WHERE kind = 'sale' ORDER BY seq").all() as {
-      seq: number;
-      opId: string;
-      kind: string;
-      createdAt: string;
-      payloadJson: Buffer;
-    }[];
+    const old = new SyncStore(t.ledger).pending(1000, 0).filter((o) => o.kind === 'sale');
     const acked = old.at(-1)!.seq;
     // The attacker signs with the terminal's own key: the request is authentic, the content is not.
     const client = new HqClient(bed.hq.url, t.ledger.terminalId, loadOrCreateTerminalKey(`${t.db}.sync-key`));
