@@ -631,6 +631,7 @@ export class Ledger {
    */
   uploadPayloads(stored: Record<string, unknown>[]): Record<string, unknown>[] {
     const named = stored.map((s) => s.rows as { receipt: number; entries: number[] } | undefined);
+    if (!named.some(Boolean)) return stored;
     const byRowid = (stmt: Database.Statement, rowids: number[]) => new Map((stmt.all(JSON.stringify(rowids)) as unknown[][]).map((a) => [a[0] as number, a.slice(1)]));
     const receipts = byRowid(this.stmts.receiptsAt, named.flatMap((n) => (n ? [n.receipt] : [])));
     const entries = byRowid(this.stmts.entriesAt, named.flatMap((n) => n?.entries ?? []));
