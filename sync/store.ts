@@ -7,7 +7,7 @@ import { describeErrors, validateProgram } from '../engine';
 import type { PullResponse, PulledProgram, PushResponse } from '../protocol/sync';
 
 /** An outbox row on its way to HQ; the payload as bytes: the JSON it was committed as, or for a
- *  sale, what its row names read from the ledger (Ledger.uploadPayload). */
+ *  sale, what its row names read from the ledger (Ledger.uploadPayloads). */
 export interface PendingOp {
   seq: number;
   opId: string;
@@ -47,7 +47,7 @@ export class SyncStore {
     this.stmts.put.run(key, value);
   }
 
-  /** The operations after `after` (default: the acknowledged mark), in order, ready to send (payloads as stored JSON). */
+  /** The operations after `after` (default: the acknowledged mark), in order, ready to send. */
   pending(limit: number, after = this.ackedThrough()): PendingOp[] {
     const rows = this.stmts.pending.all(after, limit) as { seq: number; op_id: string; kind: string; payload: Buffer; created_at: string }[];
     // The sales' payloads name their rows: read for the whole page at once.
@@ -57,7 +57,8 @@ export class SyncStore {
     return rows.map((r) => {
       let payloadJson = r.payload;
       const upload = uploadOf.get(r);
-      // A payload with non-ASCII text (a name, a reason) goes as ASCII JSON, its value the same.
+      // A payload with non-ASCII text (a name, a reason) goes as ASCII JSON, its value the same
+      // (a sale's, built here, is written so at once).
       if (upload) payloadJson = Buffer.from(asciiText(JSON.stringify(upload)), 'latin1');
       else if (r.kind === 'enroll') {
         const { sealedHolder, ...rest } = JSON.parse(r.payload.toString('utf8')) as { sealedHolder?: string };
