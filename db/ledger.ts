@@ -133,6 +133,9 @@ export interface EntryInput {
   reason: string;
 }
 
+/** A cardholder's points replicated from HQ (other terminals' entries, HQ's own), the cardholder bound. */
+const REPLICATED_POINTS = 'coalesce((SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?), 0)';
+
 /** The balance-row column naming the newest row of each cardholder list. */
 const LIST_HEAD = { receipts: 'last_receipt', point_entries: 'last_entry' } as const;
 /** A program version HQ published, as `programs` keeps it here. */
@@ -306,7 +309,8 @@ export class Ledger {
       noteBoughtElsewhere: sqlite.prepare('INSERT OR IGNORE INTO bought_elsewhere (sale_id, cardholder_id, created_at, lines) VALUES (?, ?, ?, ?)'),
       syncCursor: sqlite.prepare("SELECT value FROM sync_state WHERE key = 'hq_cursor'").pluck(),
       elsewhereMark: sqlite.prepare("SELECT (SELECT coalesce(max(rowid), 0) FROM returns_elsewhere) || '/' || (SELECT coalesce(max(rowid), 0) FROM bought_elsewhere)").pluck(),
-      remoteSum: sqlite.prepare('SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?').pluck(),
+      // (cardholder, cardholder) → the balance as HQ knows it: the own points and those replicated from HQ.
+      hqBalance: sqlite.prepare(`SELECT coalesce((SELECT points FROM balances WHERE cardholder_id = ?), 0) + ${REPLICATED_POINTS}`).pluck(),
       remoteMark: sqlite.prepare('SELECT max(rowid) FROM remote_entries WHERE cardholder_id = ?').pluck(),
       balance: sqlite.prepare('SELECT * FROM balances WHERE cardholder_id = ?'),
       // Points earned and paid since an instant: the holder's own entries newest first, as far back
@@ -369,7 +373,7 @@ export class Ledger {
          ON CONFLICT(cardholder_id) DO UPDATE SET points = points + excluded.points, lifetime_spend = lifetime_spend + excluded.lifetime_spend,
            purchase_count = purchase_count + excluded.purchase_count, last_purchase_at = coalesce(excluded.last_purchase_at, last_purchase_at),
            last_receipt = coalesce(excluded.last_receipt, last_receipt), last_entry = coalesce(excluded.last_entry, last_entry)
-         RETURNING points + coalesce((SELECT sum(points) FROM remote_entries WHERE cardholder_id = ?), 0)`,
+         RETURNING points + ${REPLICATED_POINTS}`,
       ).pluck(),
       // Purchase history counted from elsewhere (another terminal's sale, a merged duplicate's):
       // the last purchase only ever moves forward.
@@ -590,7 +594,6 @@ export class Ledger {
     this.saveSetting('program_hq_seq', String(v.hq_seq));
   }
 
-
   /** The version HQ published that comes into force next, if one is to come. */
   nextProgram(now: string): { id: string; version: number; name: string; activeFrom: string } | null {
     return (this.stmts.nextProgram.get(now) as { id: string; version: number; name: string; activeFrom: string } | undefined) ?? null;
@@ -791,13 +794,7 @@ export class Ledger {
 
   /** HQ's balance as this terminal knows it: its own entries plus those replicated from HQ. */
   balance(cardholderId: string): number {
-    const row = this.stmts.balance.get(cardholderId) as Row | undefined;
-    return this.withRemote(cardholderId, (row?.points as number | undefined) ?? 0);
-  }
-
-  /** A cardholder's own points here plus the entries replicated from HQ. */
-  private withRemote(cardholderId: string, ownPoints: number): number {
-    return ownPoints + ((this.stmts.remoteSum.get(cardholderId) as number | null) ?? 0);
+    return this.stmts.hqBalance.get(cardholderId, cardholderId) as number;
   }
 
   /**

@@ -54,19 +54,19 @@ export class SyncStore {
     const named = rows.filter((r) => r.payload.subarray(0, ROWS.length).equals(ROWS));
     const uploads = this.ledger.uploadPayloads(named.map((r) => JSON.parse(r.payload.toString('utf8')) as Record<string, unknown>));
     const uploadOf = new Map(named.map((r, i) => [r, uploads[i]!]));
+    // A payload with non-ASCII text (a name, a reason) goes as ASCII JSON, its value the same.
+    const ascii = (json: string) => Buffer.from(asciiText(json), 'latin1');
     return rows.map((r) => {
-      let payloadJson = r.payload;
-      const upload = uploadOf.get(r);
-      // A payload with non-ASCII text (a name, a reason) goes as ASCII JSON, its value the same
-      // (a sale's, built here, is written so at once).
-      if (upload) payloadJson = Buffer.from(asciiText(JSON.stringify(upload)), 'latin1');
-      else if (r.kind === 'enroll') {
-        const { sealedHolder, ...rest } = JSON.parse(r.payload.toString('utf8')) as { sealedHolder?: string };
-        if (sealedHolder) payloadJson = Buffer.from(JSON.stringify({ ...rest, holder: this.ledger.openSealedHolder(sealedHolder) }));
-      }
-      if (!isAscii(payloadJson)) payloadJson = Buffer.from(asciiText(payloadJson.toString('utf8')));
+      const built = uploadOf.get(r) ?? (r.kind === 'enroll' ? this.withHolderOpened(r.payload) : undefined);
+      const payloadJson = built ? ascii(JSON.stringify(built)) : isAscii(r.payload) ? r.payload : ascii(r.payload.toString('utf8'));
       return { seq: r.seq, opId: r.op_id, kind: r.kind, createdAt: r.created_at, payloadJson };
     });
+  }
+
+  /** An enrollment's payload with its holder opened, if it went into the outbox sealed. */
+  private withHolderOpened(payload: Buffer): Record<string, unknown> | undefined {
+    const { sealedHolder, ...rest } = JSON.parse(payload.toString('utf8')) as { sealedHolder?: string };
+    return sealedHolder ? { ...rest, holder: this.ledger.openSealedHolder(sealedHolder) } : undefined;
   }
 
   /**
